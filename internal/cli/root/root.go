@@ -1,0 +1,108 @@
+// Package root builds the mlops command tree: global flags, the per-run
+// configuration loader, and the registration of every subcommand. Main is
+// the whole program; cmd/mlops only calls it.
+package root
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/cli/completion"
+	"github.com/mlops-dev/mlops/internal/cli/version"
+)
+
+// addCommands registers every subcommand, one line each. Register a command
+// only when it works end to end: no placeholders.
+func addCommands(root *cobra.Command, f *cmdutil.Factory) {
+	root.AddCommand(version.NewCmdVersion(f, nil))
+	root.AddCommand(completion.NewCmdCompletion(f, nil))
+}
+
+// GlobalOptions are the values of the flags every command accepts.
+type GlobalOptions struct {
+	ConfigFile string
+	Output     string
+	Quiet      bool
+	Verbose    bool
+	NoColor    bool
+	ORTLib     string
+}
+
+// NewCmdRoot builds the root command with all subcommands attached.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	g := &GlobalOptions{}
+	cmd := &cobra.Command{
+		Use:   "mlops <command> [flags]",
+		Short: "Convert, optimize, version, serve and monitor ONNX models",
+		Long: `mlops is a single binary for the life of an ONNX model: inspect and check it,
+convert and optimize it, push it to a versioned registry, serve it over the
+KServe v2 / Open Inference Protocol, and evaluate and monitor it.
+
+Configuration, highest precedence first: command-line flags, MLOPS_*
+environment variables (MLOPS_OUTPUT, MLOPS_ORT_LIB, ...; dots in a key become
+underscores), the config file (--config or MLOPS_CONFIG, else
+$XDG_CONFIG_HOME/mlops/config.yaml, else ./mlops.yaml), built-in defaults.
+Unknown keys in the config file are errors.
+
+` + cmdutil.ExitCodesHelp,
+		Example: `  mlops inspect model.onnx
+  mlops inspect model.onnx --output json
+  mlops completion bash > /etc/bash_completion.d/mlops`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       version.Info().String(),
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return setup(f, g, cmd)
+		},
+	}
+	cmd.SetVersionTemplate("{{.Version}}\n")
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.SetIn(f.IO.In)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &cmdutil.FlagError{Err: err}
+	})
+
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&g.ConfigFile, "config", "", "config file (default $XDG_CONFIG_HOME/mlops/config.yaml, then ./mlops.yaml)")
+	pf.StringVar(&g.Output, "output", string(cmdutil.FormatTable), "output format: table or json")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only results and errors, no status messages")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "print diagnostic messages to stderr")
+	pf.BoolVar(&g.NoColor, "no-color", false, "never use colour (also: NO_COLOR environment variable)")
+	pf.StringVar(&g.ORTLib, "ort-lib", "", "path of the ONNX Runtime shared library (also: MLOPS_ORT_LIB)")
+	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp
+	})
+
+	f.DeclareConfig(cmdutil.GlobalConfigKeys()...)
+	addCommands(cmd, f)
+	return cmd
+}
+
+// setup runs before every subcommand: it applies the stream flags and
+// installs the configuration loader bound to this command's parsed flags.
+func setup(f *cmdutil.Factory, g *GlobalOptions, cmd *cobra.Command) error {
+	if g.Quiet && g.Verbose {
+		return cmdutil.FlagErrorf("--quiet and --verbose cannot be used together")
+	}
+	f.IO.Quiet, f.IO.Verbose = g.Quiet, g.Verbose
+	if g.NoColor {
+		f.IO.SetColorEnabled(false)
+	}
+	schema, flags, file := f.Schema, cmd.Flags(), g.ConfigFile
+	f.Config = cmdutil.OnceConfig(func() (*cmdutil.Config, error) {
+		return cmdutil.LoadConfig(cmdutil.LoadOptions{Schema: schema, Flags: flags, ConfigFile: file})
+	})
+	if cmd.Annotations[cmdutil.AnnotationSkipConfig] != "" {
+		return nil
+	}
+	// Load now so a bad config or --output value fails before any work.
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	if cfg.File() != "" {
+		f.IO.Verbosef("config: %s", cfg.File())
+	}
+	return nil
+}
