@@ -31,7 +31,7 @@ or install it where your shell picks completions up:
   powershell:  mlops completion powershell | Out-String | Invoke-Expression
 
 ` + cmdutil.ExitCodesHelp,
-		Example: `  source <(mlops completion bash)`,
+		Example:   `  source <(mlops completion bash)`,
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
 		Args:      cmdutil.ExactArgs(1, "a shell name (bash, zsh, fish or powershell)"),
 		Annotations: map[string]string{
