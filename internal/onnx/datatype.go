@@ -1,0 +1,136 @@
+package onnx
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
+)
+
+// DataType is an ONNX tensor element type (TensorProto.DataType). It is an
+// int32 so that types newer than this package still round-trip.
+type DataType int32
+
+// Element types, numbered as in onnx.proto.
+const (
+	Undefined      DataType = 0
+	Float          DataType = 1
+	Uint8          DataType = 2
+	Int8           DataType = 3
+	Uint16         DataType = 4
+	Int16          DataType = 5
+	Int32          DataType = 6
+	Int64          DataType = 7
+	String         DataType = 8
+	Bool           DataType = 9
+	Float16        DataType = 10
+	Double         DataType = 11
+	Uint32         DataType = 12
+	Uint64         DataType = 13
+	Complex64      DataType = 14
+	Complex128     DataType = 15
+	BFloat16       DataType = 16
+	Float8E4M3FN   DataType = 17
+	Float8E4M3FNUZ DataType = 18
+	Float8E5M2     DataType = 19
+	Float8E5M2FNUZ DataType = 20
+	Uint4          DataType = 21
+	Int4           DataType = 22
+	Float4E2M1     DataType = 23
+	Float8E8M0     DataType = 24
+	Uint2          DataType = 25
+	Int2           DataType = 26
+)
+
+// bits per element; 0 means variable (string) or unknown.
+var dataTypeBits = [...]int{
+	Undefined: 0, Float: 32, Uint8: 8, Int8: 8, Uint16: 16, Int16: 16, Int32: 32,
+	Int64: 64, String: 0, Bool: 8, Float16: 16, Double: 64, Uint32: 32, Uint64: 64,
+	Complex64: 64, Complex128: 128, BFloat16: 16, Float8E4M3FN: 8, Float8E4M3FNUZ: 8,
+	Float8E5M2: 8, Float8E5M2FNUZ: 8, Uint4: 4, Int4: 4, Float4E2M1: 4, Float8E8M0: 8,
+	Uint2: 2, Int2: 2,
+}
+
+// String returns the ONNX name of the type ("FLOAT", "INT64", "FLOAT8E4M3FN"),
+// or "DataType(N)" for a number this package does not know.
+func (d DataType) String() string {
+	if name, ok := onnxpb.TensorProto_DataType_name[int32(d)]; ok {
+		return name
+	}
+	return fmt.Sprintf("DataType(%d)", int32(d))
+}
+
+// Known reports whether d is one of the types listed in onnx.proto (other
+// than Undefined).
+func (d DataType) Known() bool {
+	return d > Undefined && int(d) < len(dataTypeBits)
+}
+
+// Bits is the storage size of one element in bits (4 for INT4, 128 for
+// COMPLEX128), or 0 for STRING and unknown types.
+func (d DataType) Bits() int {
+	if d < 0 || int(d) >= len(dataTypeBits) {
+		return 0
+	}
+	return dataTypeBits[d]
+}
+
+// ByteSize is the size of one element in bytes, rounded up for sub-byte
+// types (INT4 → 1), or 0 for STRING and unknown types. Use StorageBytes for
+// the size of a whole tensor.
+func (d DataType) ByteSize() int {
+	return (d.Bits() + 7) / 8
+}
+
+// StorageBytes is the number of bytes n elements occupy in raw_data: sub-byte
+// types pack several elements per byte, the last byte padded. It returns -1
+// for STRING, unknown types, or a size that overflows int64.
+func (d DataType) StorageBytes(n int64) int64 {
+	bits := int64(d.Bits())
+	if bits == 0 || n < 0 {
+		return -1
+	}
+	if n > (1<<62)/bits {
+		return -1
+	}
+	return (n*bits + 7) / 8
+}
+
+// IsFloat reports whether d is a real floating-point type (any width).
+func (d DataType) IsFloat() bool {
+	switch d {
+	case Float, Double, Float16, BFloat16, Float8E4M3FN, Float8E4M3FNUZ, Float8E5M2,
+		Float8E5M2FNUZ, Float4E2M1, Float8E8M0:
+		return true
+	}
+	return false
+}
+
+// IsInteger reports whether d is a signed or unsigned integer type.
+func (d DataType) IsInteger() bool {
+	switch d {
+	case Uint8, Int8, Uint16, Int16, Int32, Int64, Uint32, Uint64, Uint4, Int4, Uint2, Int2:
+		return true
+	}
+	return false
+}
+
+// ParseDataType accepts an ONNX name in any case ("float", "FLOAT16") or a
+// numpy-style alias ("float32", "int64", "bool") and returns the type.
+func ParseDataType(s string) (DataType, error) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	if v, ok := onnxpb.TensorProto_DataType_value[u]; ok && v != 0 {
+		return DataType(v), nil
+	}
+	switch u {
+	case "FLOAT32", "FP32":
+		return Float, nil
+	case "FLOAT64", "FP64":
+		return Double, nil
+	case "FP16", "HALF":
+		return Float16, nil
+	case "BF16":
+		return BFloat16, nil
+	}
+	return Undefined, fmt.Errorf("unknown tensor element type %q (use an ONNX name such as FLOAT, INT64, FLOAT16)", s)
+}

@@ -1,0 +1,206 @@
+package onnx
+
+import "math"
+
+// minifloat describes a small binary floating-point format: float16,
+// bfloat16 and the float8/float4 variants of the ONNX spec.
+type minifloat struct {
+	exp, man int  // field widths in bits
+	bias     int  // exponent bias
+	ieee     bool // all-ones exponent encodes Inf (mantissa 0) and NaN
+	fn       bool // "finite": no Inf; all-ones exponent and mantissa is NaN (E4M3FN)
+	uz       bool // "unsigned zero": no Inf, no -0; the -0 code is NaN (FNUZ)
+}
+
+var (
+	fmtFloat16    = minifloat{exp: 5, man: 10, bias: 15, ieee: true}
+	fmtBFloat16   = minifloat{exp: 8, man: 7, bias: 127, ieee: true}
+	fmtE4M3FN     = minifloat{exp: 4, man: 3, bias: 7, fn: true}
+	fmtE4M3FNUZ   = minifloat{exp: 4, man: 3, bias: 8, uz: true}
+	fmtE5M2       = minifloat{exp: 5, man: 2, bias: 15, ieee: true}
+	fmtE5M2FNUZ   = minifloat{exp: 5, man: 2, bias: 16, uz: true}
+	fmtFloat4E2M1 = minifloat{exp: 2, man: 1, bias: 1}
+)
+
+func (f minifloat) signBit() uint32 { return 1 << (f.exp + f.man) }
+func (f minifloat) expMask() uint32 { return 1<<f.exp - 1 }
+func (f minifloat) manMask() uint32 { return 1<<f.man - 1 }
+
+func (f minifloat) nanCode() uint32 {
+	switch {
+	case f.uz:
+		return f.signBit()
+	case f.fn, f.ieee:
+		return f.expMask()<<f.man | f.manMask()
+	}
+	return 0 // float4 has no NaN; callers map NaN to 0 like ONNX does
+}
+
+// maxCode is the largest finite positive value.
+func (f minifloat) maxCode() uint32 {
+	switch {
+	case f.ieee:
+		return (f.expMask()-1)<<f.man | f.manMask()
+	case f.fn:
+		return f.expMask()<<f.man | (f.manMask() - 1)
+	}
+	return f.expMask()<<f.man | f.manMask()
+}
+
+func (f minifloat) decode(c uint32) float64 {
+	neg := c&f.signBit() != 0
+	e := (c >> f.man) & f.expMask()
+	m := c & f.manMask()
+	switch {
+	case f.uz && c == f.signBit():
+		return math.NaN()
+	case f.fn && e == f.expMask() && m == f.manMask():
+		return math.NaN()
+	case f.ieee && e == f.expMask():
+		if m != 0 {
+			return math.NaN()
+		}
+		if neg {
+			return math.Inf(-1)
+		}
+		return math.Inf(1)
+	}
+	var v float64
+	if e == 0 {
+		v = math.Ldexp(float64(m), 1-f.bias-f.man)
+	} else {
+		v = math.Ldexp(float64(m|1<<f.man), int(e)-f.bias-f.man)
+	}
+	if neg {
+		v = -v
+	}
+	return v
+}
+
+// encode rounds x to the nearest representable value (ties to even). IEEE
+// formats overflow to Inf; the others saturate to their largest finite
+// value, as ONNX Cast does with saturate=1 (Inf becomes the largest value
+// for E4M3FN and NaN for the FNUZ types).
+func (f minifloat) encode(x float64) uint32 {
+	if math.IsNaN(x) {
+		return f.nanCode()
+	}
+	var sign uint32
+	if math.Signbit(x) {
+		sign = f.signBit()
+		x = -x
+	}
+	maxV := f.decode(f.maxCode())
+	if math.IsInf(x, 0) {
+		switch {
+		case f.ieee:
+			return sign | f.expMask()<<f.man
+		case f.uz:
+			return f.nanCode()
+		}
+		return sign | f.maxCode()
+	}
+	if !f.ieee && x >= maxV {
+		return sign | f.maxCode()
+	}
+	var code uint32
+	minNormal := math.Ldexp(1, 1-f.bias)
+	if x < minNormal {
+		q := math.RoundToEven(math.Ldexp(x, f.bias-1+f.man))
+		code = uint32(q) // q == 1<<man is the smallest normal, encoded the same way
+	} else {
+		_, e2 := math.Frexp(x) // x = frac * 2^e2, frac in [0.5, 1)
+		e := e2 - 1
+		q := math.RoundToEven(math.Ldexp(x, f.man-e))
+		if q >= math.Ldexp(1, f.man+1) {
+			e++
+			q = math.Ldexp(q, -1)
+		}
+		ef := e + f.bias
+		if f.ieee && ef >= int(f.expMask()) {
+			return sign | f.expMask()<<f.man // overflow to Inf
+		}
+		code = uint32(ef)<<f.man | (uint32(q) & f.manMask())
+		if !f.ieee && code > f.maxCode() {
+			code = f.maxCode()
+		}
+	}
+	if f.uz && code == 0 {
+		return 0 // no negative zero
+	}
+	return sign | code
+}
+
+// Float16ToFloat32 converts IEEE 754 half-precision bits to float32.
+func Float16ToFloat32(h uint16) float32 { return float32(fmtFloat16.decode(uint32(h))) }
+
+// Float32ToFloat16 converts to IEEE half precision, rounding to nearest even.
+func Float32ToFloat16(f float32) uint16 { return uint16(fmtFloat16.encode(float64(f))) }
+
+// BFloat16ToFloat32 converts bfloat16 bits to float32 (exact).
+func BFloat16ToFloat32(b uint16) float32 { return math.Float32frombits(uint32(b) << 16) }
+
+// Float32ToBFloat16 converts to bfloat16, rounding to nearest even; NaN stays NaN.
+func Float32ToBFloat16(f float32) uint16 {
+	u := math.Float32bits(f)
+	if f != f {
+		return uint16(u>>16) | 0x40
+	}
+	u += 0x7fff + (u>>16)&1
+	return uint16(u >> 16)
+}
+
+// Float8ToFloat32 decodes one float8 or float4 code of type dt (FLOAT8E4M3FN,
+// FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ, FLOAT8E8M0, FLOAT4E2M1).
+func Float8ToFloat32(dt DataType, c uint8) float32 {
+	if dt == Float8E8M0 {
+		if c == 0xff {
+			return float32(math.NaN())
+		}
+		return float32(math.Ldexp(1, int(c)-127))
+	}
+	f, ok := smallFloatFormat(dt)
+	if !ok {
+		return float32(math.NaN())
+	}
+	return float32(f.decode(uint32(c)))
+}
+
+// Float32ToFloat8 encodes x as type dt, rounding to nearest even and
+// saturating like ONNX Cast(saturate=1). FLOAT8E8M0 rounds up to a power of
+// two (ONNX's default round_mode "up"); zero, negative and NaN inputs have no
+// E8M0 encoding except NaN (0xff), and tiny values become 2^-127.
+func Float32ToFloat8(dt DataType, x float32) uint8 {
+	if dt == Float8E8M0 {
+		v := float64(x)
+		if !(v > 0) || math.IsInf(v, 1) {
+			if v == 0 {
+				return 0
+			}
+			return 0xff
+		}
+		e := int(math.Ceil(math.Log2(v)))
+		return uint8(min(max(e, -127), 127) + 127)
+	}
+	f, ok := smallFloatFormat(dt)
+	if !ok {
+		return 0
+	}
+	return uint8(f.encode(float64(x)))
+}
+
+func smallFloatFormat(dt DataType) (minifloat, bool) {
+	switch dt {
+	case Float8E4M3FN:
+		return fmtE4M3FN, true
+	case Float8E4M3FNUZ:
+		return fmtE4M3FNUZ, true
+	case Float8E5M2:
+		return fmtE5M2, true
+	case Float8E5M2FNUZ:
+		return fmtE5M2FNUZ, true
+	case Float4E2M1:
+		return fmtFloat4E2M1, true
+	}
+	return minifloat{}, false
+}
