@@ -119,7 +119,7 @@ func Subgraphs() *onnxpb.ModelProto {
 		Node:   []*onnxpb.NodeProto{Node("Sub", "else_sub", []string{"x", "bias"}, []string{"else_out"})},
 		Output: []*onnxpb.ValueInfoProto{ValueInfo("else_out", onnx.Float, 4)}}
 	body := &onnxpb.GraphProto{Name: s("body"),
-		Input: []*onnxpb.ValueInfoProto{ValueInfo("iter", onnx.Int64), ValueInfo("cond_in", onnx.Bool), ValueInfo("acc_in", onnx.Float, 4)},
+		Input:       []*onnxpb.ValueInfoProto{ValueInfo("iter", onnx.Int64), ValueInfo("cond_in", onnx.Bool), ValueInfo("acc_in", onnx.Float, 4)},
 		Initializer: []*onnxpb.TensorProto{Float32Init("step", rng, 4)},
 		Node: []*onnxpb.NodeProto{
 			Node("Identity", "body_cond", []string{"cond_in"}, []string{"cond_out"}),
