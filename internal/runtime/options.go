@@ -1,0 +1,145 @@
+package runtime
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// GraphOptimization is ORT's graph optimisation level. The zero value is
+// ORT's default, all optimisations.
+type GraphOptimization int
+
+const (
+	OptimizeAll GraphOptimization = iota
+	OptimizeExtended
+	OptimizeBasic
+	OptimizeDisabled
+)
+
+var optimizationNames = map[GraphOptimization]string{
+	OptimizeAll: "all", OptimizeExtended: "extended", OptimizeBasic: "basic", OptimizeDisabled: "disabled",
+}
+
+func (g GraphOptimization) String() string {
+	if s, ok := optimizationNames[g]; ok {
+		return s
+	}
+	return fmt.Sprintf("GraphOptimization(%d)", int(g))
+}
+
+// ParseGraphOptimization accepts all, extended, basic, disabled (or none).
+func ParseGraphOptimization(s string) (GraphOptimization, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "all":
+		return OptimizeAll, nil
+	case "extended":
+		return OptimizeExtended, nil
+	case "basic":
+		return OptimizeBasic, nil
+	case "disabled", "disable", "none", "off":
+		return OptimizeDisabled, nil
+	}
+	return 0, fmt.Errorf("unknown graph optimisation level %q: use all, extended, basic or disabled", s)
+}
+
+func (g GraphOptimization) ort() (ort.GraphOptimizationLevel, error) {
+	switch g {
+	case OptimizeAll:
+		return ort.GraphOptimizationLevelEnableAll, nil
+	case OptimizeExtended:
+		return ort.GraphOptimizationLevelEnableExtended, nil
+	case OptimizeBasic:
+		return ort.GraphOptimizationLevelEnableBasic, nil
+	case OptimizeDisabled:
+		return ort.GraphOptimizationLevelDisableAll, nil
+	}
+	return 0, fmt.Errorf("unknown graph optimisation level %d", int(g))
+}
+
+// SessionOptions configure a session. The zero value uses ORT's defaults on
+// the CPU.
+type SessionOptions struct {
+	// IntraOpThreads and InterOpThreads size ORT's thread pools; 0 lets ORT
+	// choose (one per physical core for intra-op).
+	IntraOpThreads int
+	InterOpThreads int
+	// GraphOptimization is the level of ORT's graph rewrites.
+	GraphOptimization GraphOptimization
+	// Providers are execution providers in order of preference: "cpu",
+	// "cuda" or "cuda:N" for device N. Empty means CPU only. ORT always
+	// falls back to the CPU for operators a provider does not support.
+	Providers []string
+}
+
+// build turns options into ORT session options; the caller destroys them.
+func (o SessionOptions) build() (*ort.SessionOptions, error) {
+	if o.IntraOpThreads < 0 || o.InterOpThreads < 0 {
+		return nil, fmt.Errorf("thread counts must be 0 (ORT default) or positive, got intra-op %d, inter-op %d",
+			o.IntraOpThreads, o.InterOpThreads)
+	}
+	level, err := o.GraphOptimization.ort()
+	if err != nil {
+		return nil, err
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("create session options: %w", err)
+	}
+	fail := func(err error) (*ort.SessionOptions, error) {
+		so.Destroy()
+		return nil, err
+	}
+	if o.IntraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
+			return fail(fmt.Errorf("set intra-op threads: %w", err))
+		}
+	}
+	if o.InterOpThreads > 0 {
+		if err := so.SetInterOpNumThreads(o.InterOpThreads); err != nil {
+			return fail(fmt.Errorf("set inter-op threads: %w", err))
+		}
+	}
+	if err := so.SetGraphOptimizationLevel(level); err != nil {
+		return fail(fmt.Errorf("set graph optimisation level: %w", err))
+	}
+	for _, p := range o.Providers {
+		if err := appendProvider(so, p); err != nil {
+			return fail(err)
+		}
+	}
+	return so, nil
+}
+
+func appendProvider(so *ort.SessionOptions, name string) error {
+	n := strings.ToLower(strings.TrimSpace(name))
+	switch {
+	case n == "cpu" || n == strings.ToLower(providerCPU):
+		return nil // always present
+	case n == "cuda" || n == strings.ToLower(providerCUDA) || strings.HasPrefix(n, "cuda:"):
+		device := "0"
+		if rest, ok := strings.CutPrefix(n, "cuda:"); ok {
+			if _, err := strconv.ParseUint(rest, 10, 16); err != nil {
+				return fmt.Errorf("execution provider %q: the CUDA device must be a number, as in cuda:0", name)
+			}
+			device = rest
+		}
+		co, err := ort.NewCUDAProviderOptions()
+		if err != nil {
+			return fmt.Errorf("execution provider CUDA is not available in this ONNX Runtime library (%v); "+
+				"use a CUDA build of ONNX Runtime or the CPU provider", err)
+		}
+		defer co.Destroy()
+		if err := co.Update(map[string]string{"device_id": device}); err != nil {
+			return fmt.Errorf("execution provider CUDA device %s: %w", device, err)
+		}
+		if err := so.AppendExecutionProviderCUDA(co); err != nil {
+			return fmt.Errorf("execution provider CUDA cannot be used (%v); check the CUDA and cuDNN installation "+
+				"or use the CPU provider", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown execution provider %q: use cpu, cuda or cuda:N", name)
+}

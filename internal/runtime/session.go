@@ -1,0 +1,300 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Session is a loaded model ready to run. Run is safe for concurrent use by
+// many goroutines (ORT's session Run is thread-safe); Close waits for runs
+// in progress.
+type Session struct {
+	das     *ort.DynamicAdvancedSession
+	inputs  []TensorInfo
+	outputs []TensorInfo
+	mu      sync.RWMutex // read-held by Run, write-held by Close
+	closed  bool
+}
+
+// NewSession loads a model. model is either a file path (string) or the
+// model's serialised bytes ([]byte). Models whose tensors live in external
+// data files must be given by path, so that ORT finds the files next to it.
+func (r *Runtime) NewSession(model any, opts SessionOptions) (*Session, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	switch m := model.(type) {
+	case string:
+		return newSession(m, nil, opts)
+	case []byte:
+		return newSession("", m, opts)
+	}
+	return nil, fmt.Errorf("runtime: NewSession takes a model path (string) or model bytes ([]byte), not %T", model)
+}
+
+func newSession(path string, data []byte, opts SessionOptions) (*Session, error) {
+	what := "model bytes"
+	if path != "" {
+		what = path
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("load model: %w", err)
+		}
+		data = b
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("load %s: the model is empty", what)
+	}
+	inputs, outputs, err := modelIO(data)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", what, err)
+	}
+	so, err := opts.build()
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", what, err)
+	}
+	defer so.Destroy()
+	inNames, outNames := names(inputs), names(outputs)
+	var das *ort.DynamicAdvancedSession
+	if path != "" {
+		data = nil // let ORT read the file itself (and its external data)
+		das, err = ort.NewDynamicAdvancedSession(path, inNames, outNames, so)
+	} else {
+		das, err = ort.NewDynamicAdvancedSessionWithONNXData(data, inNames, outNames, so)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ONNX Runtime cannot load %s: %w", what, err)
+	}
+	return &Session{das: das, inputs: inputs, outputs: outputs}, nil
+}
+
+func names(infos []TensorInfo) []string {
+	out := make([]string, len(infos))
+	for i, t := range infos {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// Inputs describes the model's inputs (initializers excluded), in order.
+func (s *Session) Inputs() []TensorInfo { return cloneInfos(s.inputs) }
+
+// Outputs describes the model's outputs, in order.
+func (s *Session) Outputs() []TensorInfo { return cloneInfos(s.outputs) }
+
+func cloneInfos(in []TensorInfo) []TensorInfo {
+	out := make([]TensorInfo, len(in))
+	for i, t := range in {
+		t.Shape = append([]int64(nil), t.Shape...)
+		t.DimNames = append([]string(nil), t.DimNames...)
+		out[i] = t
+	}
+	return out
+}
+
+// Close releases the session after any runs in progress finish.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.das.Destroy()
+}
+
+// Run feeds every model input by name and returns the named outputs (all of
+// them when outputNames is empty). Cancelling ctx terminates the run inside
+// ORT and returns ctx's error.
+func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor, outputNames []string) (map[string]*Tensor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, errors.New("run: the session is closed")
+	}
+	want, err := s.selectOutputs(outputNames)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkInputs(inputs); err != nil {
+		return nil, err
+	}
+
+	in := make([]ort.Value, len(s.inputs))
+	out := make([]ort.Value, len(s.outputs))
+	readers := make([]func() (*Tensor, error), len(s.outputs))
+	defer func() {
+		for _, v := range append(in, out...) {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	dims := knownDims(s.inputs, inputs)
+	for i, info := range s.inputs {
+		if in[i], err = toValue(inputs[info.Name]); err != nil {
+			return nil, fmt.Errorf("run: input %q: %w", info.Name, err)
+		}
+	}
+	for i, info := range s.outputs {
+		if out[i], readers[i], err = preallocate(info, dims); err != nil {
+			return nil, fmt.Errorf("run: output %q: %w", info.Name, err)
+		}
+	}
+
+	if err := s.runWithCancel(ctx, in, out); err != nil {
+		return nil, err
+	}
+
+	result := make(map[string]*Tensor, len(want))
+	for i, info := range s.outputs {
+		if !want[info.Name] {
+			continue
+		}
+		t, err := fromValue(out[i], readers[i])
+		if err != nil {
+			return nil, fmt.Errorf("run: output %q: %w", info.Name, err)
+		}
+		result[info.Name] = t
+	}
+	return result, nil
+}
+
+// runWithCancel runs with ORT RunOptions whose Terminate flag is set when
+// ctx is cancelled.
+func (s *Session) runWithCancel(ctx context.Context, in, out []ort.Value) error {
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return fmt.Errorf("run: create run options: %w", err)
+	}
+	var mu sync.Mutex
+	finished := false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !finished {
+			ro.Terminate()
+		}
+	})
+	runErr := s.das.RunWithOptions(in, out, ro)
+	stop()
+	mu.Lock()
+	finished = true
+	mu.Unlock()
+	ro.Destroy()
+	if runErr != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("run: %w", ctxErr)
+		}
+		return fmt.Errorf("run: %w", runErr)
+	}
+	return nil
+}
+
+func (s *Session) selectOutputs(outputNames []string) (map[string]bool, error) {
+	want := map[string]bool{}
+	if len(outputNames) == 0 {
+		for _, o := range s.outputs {
+			want[o.Name] = true
+		}
+		return want, nil
+	}
+	known := map[string]bool{}
+	for _, o := range s.outputs {
+		known[o.Name] = true
+	}
+	for _, n := range outputNames {
+		if !known[n] {
+			return nil, fmt.Errorf("run: the model has no output %q; its outputs are %s", n, strings.Join(names(s.outputs), ", "))
+		}
+		want[n] = true
+	}
+	return want, nil
+}
+
+// checkInputs names the first input that is missing, unknown, or of the
+// wrong type or shape, so that callers see a message about their data rather
+// than ORT's.
+func (s *Session) checkInputs(inputs map[string]*Tensor) error {
+	expected := map[string]bool{}
+	for _, info := range s.inputs {
+		expected[info.Name] = true
+		t, ok := inputs[info.Name]
+		if !ok || t == nil {
+			return fmt.Errorf("run: missing input %q (%s); the model's inputs are %s",
+				info.Name, describe(info), strings.Join(names(s.inputs), ", "))
+		}
+		if info.DataType != 0 && t.DataType != info.DataType {
+			return fmt.Errorf("run: input %q is %s but the model expects %s", info.Name, t.DataType, describe(info))
+		}
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("run: input %q: %w", info.Name, err)
+		}
+		if info.RankKnown {
+			if len(t.Shape) != len(info.Shape) {
+				return fmt.Errorf("run: input %q has shape %v but the model expects %s", info.Name, t.Shape, describe(info))
+			}
+			for d, n := range info.Shape {
+				if n >= 0 && t.Shape[d] != n {
+					return fmt.Errorf("run: input %q has shape %v but the model expects %s (dimension %d must be %d)",
+						info.Name, t.Shape, describe(info), d, n)
+				}
+			}
+		}
+	}
+	var extra []string
+	for name := range inputs {
+		if !expected[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return fmt.Errorf("run: the model has no input %q; its inputs are %s", extra[0], strings.Join(names(s.inputs), ", "))
+	}
+	return nil
+}
+
+// describe formats an input's type and shape as "FLOAT [batch,1,28,28]".
+func describe(info TensorInfo) string {
+	if !info.RankKnown {
+		return info.DataType.String() + " (any shape)"
+	}
+	dims := make([]string, len(info.Shape))
+	for i, d := range info.Shape {
+		switch {
+		case d >= 0:
+			dims[i] = fmt.Sprint(d)
+		case i < len(info.DimNames) && info.DimNames[i] != "":
+			dims[i] = info.DimNames[i]
+		default:
+			dims[i] = "?"
+		}
+	}
+	return info.DataType.String() + " [" + strings.Join(dims, ",") + "]"
+}
+
+// knownDims maps symbolic dimension names to the sizes the inputs give them,
+// so outputs declared as [batch,10] get a concrete shape.
+func knownDims(infos []TensorInfo, inputs map[string]*Tensor) map[string]int64 {
+	dims := map[string]int64{}
+	for _, info := range infos {
+		t := inputs[info.Name]
+		for d, name := range info.DimNames {
+			if name != "" && d < len(t.Shape) {
+				dims[name] = t.Shape[d]
+			}
+		}
+	}
+	return dims
+}
