@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
@@ -90,7 +91,13 @@ func (d DataType) StorageBytes(n int64) int64 {
 	if bits == 0 || n < 0 {
 		return -1
 	}
-	if n > (1<<62)/bits {
+	if bits%8 == 0 {
+		if n > math.MaxInt64/(bits/8) {
+			return -1
+		}
+		return n * (bits / 8)
+	}
+	if n > (math.MaxInt64-7)/bits {
 		return -1
 	}
 	return (n*bits + 7) / 8

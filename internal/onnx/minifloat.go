@@ -12,15 +12,12 @@ type minifloat struct {
 	uz       bool // "unsigned zero": no Inf, no -0; the -0 code is NaN (FNUZ)
 }
 
-var (
-	fmtFloat16    = minifloat{exp: 5, man: 10, bias: 15, ieee: true}
-	fmtBFloat16   = minifloat{exp: 8, man: 7, bias: 127, ieee: true}
-	fmtE4M3FN     = minifloat{exp: 4, man: 3, bias: 7, fn: true}
-	fmtE4M3FNUZ   = minifloat{exp: 4, man: 3, bias: 8, uz: true}
-	fmtE5M2       = minifloat{exp: 5, man: 2, bias: 15, ieee: true}
-	fmtE5M2FNUZ   = minifloat{exp: 5, man: 2, bias: 16, uz: true}
-	fmtFloat4E2M1 = minifloat{exp: 2, man: 1, bias: 1}
+// The formats are values, not package variables, so nothing global can change them.
+const (
+	f16Exp, f16Man, f16Bias = 5, 10, 15
 )
+
+func fmtFloat16() minifloat { return minifloat{exp: f16Exp, man: f16Man, bias: f16Bias, ieee: true} }
 
 func (f minifloat) signBit() uint32 { return 1 << (f.exp + f.man) }
 func (f minifloat) expMask() uint32 { return 1<<f.exp - 1 }
@@ -132,10 +129,10 @@ func (f minifloat) encode(x float64) uint32 {
 }
 
 // Float16ToFloat32 converts IEEE 754 half-precision bits to float32.
-func Float16ToFloat32(h uint16) float32 { return float32(fmtFloat16.decode(uint32(h))) }
+func Float16ToFloat32(h uint16) float32 { return float32(fmtFloat16().decode(uint32(h))) }
 
 // Float32ToFloat16 converts to IEEE half precision, rounding to nearest even.
-func Float32ToFloat16(f float32) uint16 { return uint16(fmtFloat16.encode(float64(f))) }
+func Float32ToFloat16(f float32) uint16 { return uint16(fmtFloat16().encode(float64(f))) }
 
 // BFloat16ToFloat32 converts bfloat16 bits to float32 (exact).
 func BFloat16ToFloat32(b uint16) float32 { return math.Float32frombits(uint32(b) << 16) }
@@ -192,15 +189,15 @@ func Float32ToFloat8(dt DataType, x float32) uint8 {
 func smallFloatFormat(dt DataType) (minifloat, bool) {
 	switch dt {
 	case Float8E4M3FN:
-		return fmtE4M3FN, true
+		return minifloat{exp: 4, man: 3, bias: 7, fn: true}, true
 	case Float8E4M3FNUZ:
-		return fmtE4M3FNUZ, true
+		return minifloat{exp: 4, man: 3, bias: 8, uz: true}, true
 	case Float8E5M2:
-		return fmtE5M2, true
+		return minifloat{exp: 5, man: 2, bias: 15, ieee: true}, true
 	case Float8E5M2FNUZ:
-		return fmtE5M2FNUZ, true
+		return minifloat{exp: 5, man: 2, bias: 16, uz: true}, true
 	case Float4E2M1:
-		return fmtFloat4E2M1, true
+		return minifloat{exp: 2, man: 1, bias: 1}, true
 	}
 	return minifloat{}, false
 }

@@ -57,6 +57,9 @@ func RawBytes(m *Model, t *onnxpb.TensorProto) ([]byte, error) {
 	}
 	want := dt.StorageBytes(n)
 	if want < 0 {
+		if dt.Bits() > 0 {
+			return nil, fmt.Errorf("tensor %q: %v%v: byte size overflows", t.GetName(), dt, t.GetDims())
+		}
 		return nil, fmt.Errorf("tensor %q: element type %v is not supported", t.GetName(), dt)
 	}
 	var b []byte
