@@ -1,0 +1,269 @@
+package quant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
+	"github.com/mlops-dev/mlops/internal/optimize/calib"
+	"github.com/mlops-dev/mlops/internal/runtime"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrEmptyCalibration means the calibration data had no rows.
+var ErrEmptyCalibration = errors.New("calibration data is empty")
+
+// CalibrationOptions configure Calibrate.
+type CalibrationOptions struct {
+	Collector calib.Options
+	// MaxSamples stops after this many rows (0: all of them).
+	MaxSamples int
+	// Session configures the ORT session that runs the float model.
+	Session runtime.SessionOptions
+}
+
+// CalibrationStats describe a calibration run for the report.
+type CalibrationStats struct {
+	Method  string `json:"method"`
+	Samples int    `json:"samples"`
+	Batches int    `json:"batches"`
+	Tensors int    `json:"tensors"`
+}
+
+// CalibrationTensors lists the main-graph activations static quantization
+// with opts needs ranges for: the non-constant inputs and the outputs of
+// every selected node.
+func CalibrationTensors(m *onnx.Model, opts Options) []string {
+	g := m.Proto.GetGraph()
+	s := newScope(g, nil, "")
+	seen := map[string]bool{}
+	var out []string
+	add := func(x string) {
+		if x != "" && !seen[x] && s.resolveConst(x) == nil {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	for _, n := range g.GetNode() {
+		if n.GetDomain() != "" || !contains(SupportedOpTypes(Static), n.GetOpType()) {
+			continue
+		}
+		if ok, _ := opts.wants(n.GetName(), n.GetOpType()); !ok {
+			continue
+		}
+		for i, x := range n.GetInput() {
+			if i < 2 {
+				add(x)
+			}
+		}
+		add(firstOr(n.GetOutput(), ""))
+	}
+	return out
+}
+
+// Calibrate runs the float model over src and returns the calibrated range
+// of each tensor. Only running statistics are kept: memory is one batch of
+// activations plus a fixed-size histogram per tensor.
+func Calibrate(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, tensors []string, src data.Source, o CalibrationOptions) (map[string]Range, *CalibrationStats, error) {
+	if err := o.Collector.Validate(); err != nil {
+		return nil, nil, err
+	}
+	inputs := map[string]bool{}
+	for _, vi := range m.Proto.GetGraph().GetInput() {
+		inputs[vi.GetName()] = true
+	}
+	var fetch []string
+	for _, t := range tensors {
+		if !inputs[t] {
+			fetch = append(fetch, t)
+		}
+	}
+	sess, cleanup, err := augmentedSession(rt, m, fetch, o.Session)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cleanup()
+	defer sess.Close()
+
+	cols := map[string]calib.Collector{}
+	for _, t := range tensors {
+		cols[t] = calib.New(o.Collector)
+	}
+	st := &CalibrationStats{Method: string(o.Collector.Method), Tensors: len(tensors)}
+	if st.Method == "" {
+		st.Method = string(calib.MinMax)
+	}
+	for o.MaxSamples == 0 || st.Samples < o.MaxSamples {
+		b, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("calibration data: %w", err)
+		}
+		feeds, err := runtimeInputs(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		for name, t := range feeds {
+			if c, ok := cols[name]; ok {
+				if err := observe(c, t); err != nil {
+					return nil, nil, fmt.Errorf("calibration input %s: %w", name, err)
+				}
+			}
+		}
+		if len(fetch) > 0 {
+			outs, err := sess.Run(ctx, feeds, fetch)
+			if err != nil {
+				return nil, nil, fmt.Errorf("calibration run on rows %d..%d: %w", b.Offset, b.Offset+b.Rows-1, err)
+			}
+			for name, t := range outs {
+				if err := observe(cols[name], t); err != nil {
+					return nil, nil, fmt.Errorf("calibration tensor %s: %w", name, err)
+				}
+			}
+		}
+		st.Samples += b.Rows
+		st.Batches++
+	}
+	if st.Samples == 0 {
+		return nil, nil, fmt.Errorf("%w: give --calibration-data a file with at least one row", ErrEmptyCalibration)
+	}
+	ranges := map[string]Range{}
+	for name, c := range cols {
+		if lo, hi, ok := c.Range(); ok {
+			ranges[name] = Range{Min: lo, Max: hi}
+		}
+	}
+	return ranges, st, nil
+}
+
+func observe(c calib.Collector, t *runtime.Tensor) error {
+	if t.DataType != onnx.Float {
+		return nil // only float activations are quantized
+	}
+	v, err := t.Float32s()
+	if err != nil {
+		return err
+	}
+	c.Observe(v)
+	return nil
+}
+
+// augmentedSession opens the model with the requested intermediate tensors
+// added as graph outputs. Models with external data are written next to the
+// original (so the data files resolve) and removed afterwards.
+func augmentedSession(rt *runtime.Runtime, m *onnx.Model, fetch []string, so runtime.SessionOptions) (*runtime.Session, func(), error) {
+	mp := proto.Clone(m.Proto).(*onnxpb.ModelProto)
+	g := mp.GetGraph()
+	have := map[string]bool{}
+	for _, o := range g.GetOutput() {
+		have[o.GetName()] = true
+	}
+	sort.Strings(fetch)
+	for _, t := range fetch {
+		if !have[t] {
+			g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(t), Type: &onnxpb.TypeProto{
+				Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnx.Float))}}}})
+		}
+	}
+	b, err := proto.Marshal(mp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("calibration model: %w", err)
+	}
+	noop := func() {}
+	if !hasExternal(mp) {
+		s, err := rt.NewSession(b, so)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open model for calibration: %w", err)
+		}
+		return s, noop, nil
+	}
+	f, err := os.CreateTemp(m.Dir, ".mlops-calib-*.onnx")
+	if err != nil {
+		return nil, nil, fmt.Errorf("calibration model next to %s: %w", m.Dir, err)
+	}
+	cleanup := func() { os.Remove(f.Name()) }
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		cleanup()
+		return nil, nil, err
+	}
+	if err := f.Close(); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	s, err := rt.NewSession(f.Name(), so)
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("open model for calibration: %w", err)
+	}
+	return s, cleanup, nil
+}
+
+func hasExternal(mp *onnxpb.ModelProto) bool {
+	ext := false
+	var walk func(g *onnxpb.GraphProto)
+	walk = func(g *onnxpb.GraphProto) {
+		for _, t := range g.GetInitializer() {
+			if onnx.IsExternal(t) {
+				ext = true
+			}
+		}
+		for _, n := range g.GetNode() {
+			for _, a := range n.GetAttribute() {
+				if a.GetG() != nil {
+					walk(a.GetG())
+				}
+				for _, sg := range a.GetGraphs() {
+					walk(sg)
+				}
+			}
+		}
+	}
+	walk(mp.GetGraph())
+	return ext
+}
+
+// dataTypes maps the data layer's element types to ONNX's.
+var dataTypes = map[data.DType]onnx.DataType{
+	data.Float32: onnx.Float, data.Float64: onnx.Double, data.Int8: onnx.Int8, data.Int16: onnx.Int16,
+	data.Int32: onnx.Int32, data.Int64: onnx.Int64, data.Uint8: onnx.Uint8, data.Uint16: onnx.Uint16,
+	data.Uint32: onnx.Uint32, data.Uint64: onnx.Uint64, data.Bool: onnx.Bool,
+}
+
+func runtimeInputs(b *data.Batch) (map[string]*runtime.Tensor, error) {
+	out := make(map[string]*runtime.Tensor, len(b.Inputs))
+	for name, t := range b.Inputs {
+		dt, ok := dataTypes[t.DType]
+		if !ok {
+			return nil, fmt.Errorf("input %s: element type %v has no ONNX equivalent", name, t.DType)
+		}
+		out[name] = &runtime.Tensor{DataType: dt, Shape: t.Shape, Data: t.Data}
+	}
+	return out, nil
+}
+
+// DataInputs describes a session's inputs for the data layer.
+func DataInputs(infos []runtime.TensorInfo) ([]data.InputInfo, error) {
+	out := make([]data.InputInfo, 0, len(infos))
+	for _, in := range infos {
+		var dt data.DType
+		for d, o := range dataTypes {
+			if o == in.DataType {
+				dt = d
+			}
+		}
+		if dt == data.Invalid {
+			return nil, fmt.Errorf("model input %s has type %v, which data files cannot feed", in.Name, in.DataType)
+		}
+		out = append(out, data.InputInfo{Name: in.Name, DType: dt, Shape: in.Shape})
+	}
+	return out, nil
+}

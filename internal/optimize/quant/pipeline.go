@@ -1,0 +1,169 @@
+package quant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/runtime"
+)
+
+// Request is one `mlops quantize` run.
+type Request struct {
+	Input, Output string
+	Options       Options
+
+	// Calibration (static mode): a data file matched to the model's inputs.
+	Calibration     data.Spec
+	CalibrationOpts CalibrationOptions
+
+	// Eval, when Eval.Path is set, compares the float and quantized models
+	// on this data (labels optional).
+	Eval data.Spec
+
+	// Session configures every ORT session the run opens.
+	Session runtime.SessionOptions
+}
+
+// Report is what a run prints; JSON field names are a contract.
+type Report struct {
+	Input            string            `json:"input"`
+	Output           string            `json:"output"`
+	Mode             Mode              `json:"mode"`
+	Format           Format            `json:"format,omitempty"`
+	WeightType       string            `json:"weight_type"`
+	ActivationType   string            `json:"activation_type"`
+	NodesQuantized   map[string]int    `json:"nodes_quantized"`
+	NodesSkipped     []Skipped         `json:"nodes_skipped"`
+	WeightsQuantized int               `json:"weights_quantized"`
+	BytesBefore      int64             `json:"bytes_before"`
+	BytesAfter       int64             `json:"bytes_after"`
+	SizeRatio        float64           `json:"size_ratio"`
+	DurationSeconds  float64           `json:"duration_seconds"`
+	Calibration      *CalibrationStats `json:"calibration,omitempty"`
+	Eval             *EvalReport       `json:"eval,omitempty"`
+}
+
+// Run quantizes req.Input into req.Output. rt may be nil in dynamic mode
+// without evaluation. The output appears only when everything succeeded.
+func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error) {
+	start := time.Now()
+	o := req.Options
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Mode == Static && req.Calibration.Path == "" {
+		return nil, errors.New("static mode needs calibration data: pass --calibration-data FILE (.npy, .npz, .csv, .jsonl, .parquet)")
+	}
+	if (o.Mode == Static || req.Eval.Path != "") && rt == nil {
+		return nil, errors.New("calibration and evaluation need ONNX Runtime: install it (make setup) or pass --ort-lib")
+	}
+	if abs(req.Input) == abs(req.Output) {
+		return nil, fmt.Errorf("output %s is the input model: choose another output path", req.Output)
+	}
+	m, err := onnx.Load(req.Input)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	if err := CheckQuantizable(m); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Input, err)
+	}
+	rep := &Report{Input: req.Input, Output: req.Output, Mode: o.Mode, WeightType: o.WeightType.String(),
+		ActivationType: Uint8.String(), BytesBefore: modelBytes(req.Input, m)}
+	if o.Mode == Static {
+		rep.Format = o.Format
+		rep.ActivationType = o.ActivationType.String()
+	}
+	var ranges map[string]Range
+	if o.Mode == Static {
+		spec := req.Calibration
+		if spec.Inputs, err = modelInputs(rt, req.Input, req.Session); err != nil {
+			return nil, err
+		}
+		src, err := data.Open(ctx, spec)
+		if err != nil {
+			return nil, fmt.Errorf("calibration data: %w", err)
+		}
+		co := req.CalibrationOpts
+		co.Session = req.Session
+		ranges, rep.Calibration, err = Calibrate(ctx, rt, m, CalibrationTensors(m, o), src, co)
+		src.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	res, err := Quantize(ctx, m, o, ranges)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Input, err)
+	}
+	rep.NodesQuantized, rep.NodesSkipped, rep.WeightsQuantized = res.NodesQuantized, res.NodesSkipped, res.WeightsQuantized
+	if err := m.SaveContext(ctx, req.Output, onnx.SaveOptions{External: onnx.ExternalAuto}); err != nil {
+		return nil, err
+	}
+	rep.BytesAfter = savedBytes(req.Output)
+	if rep.BytesBefore > 0 {
+		rep.SizeRatio = float64(rep.BytesAfter) / float64(rep.BytesBefore)
+	}
+	if req.Eval.Path != "" {
+		if rep.Eval, err = Evaluate(ctx, rt, req.Input, req.Output, res.Layers, req.Eval, req.Session); err != nil {
+			return rep, fmt.Errorf("evaluate (the quantized model was written to %s): %w", req.Output, err)
+		}
+	}
+	rep.DurationSeconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// modelInputs reads a model's inputs through ORT (which resolves shapes the
+// way the session will see them) in the data layer's terms.
+func modelInputs(rt *runtime.Runtime, path string, so runtime.SessionOptions) ([]data.InputInfo, error) {
+	s, err := rt.NewSession(path, so)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return DataInputs(s.Inputs())
+}
+
+// modelBytes is the model file plus its external data files.
+func modelBytes(path string, m *onnx.Model) int64 {
+	n := fileSize(path)
+	seen := map[string]bool{}
+	for _, loc := range externalFiles(m) {
+		if !seen[loc] {
+			seen[loc] = true
+			n += fileSize(filepath.Join(m.Dir, loc))
+		}
+	}
+	return n
+}
+
+func savedBytes(path string) int64 {
+	m, err := onnx.Load(path)
+	if err != nil {
+		return fileSize(path)
+	}
+	defer m.Close()
+	return modelBytes(path, m)
+}
+
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
