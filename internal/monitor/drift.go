@@ -195,8 +195,7 @@ func compareColumn(ref, cur Column, opts DriftOptions) (FeatureDrift, error) {
 		d, p := KSTest(a, b)
 		fd.Statistic, fd.Score = d, p
 	case MethodChiSquare:
-		obs, exp := categoryCounts(a, b, allLevels)
-		stat, p := ChiSquareTest(obs, exp)
+		stat, p := ChiSquareHomogeneity(levelCounts(a, allLevels), levelCounts(b, allLevels))
 		fd.Statistic, fd.Score = stat, p
 	case MethodZ:
 		z, p := zTest(a, b, allLevels)
@@ -261,19 +260,6 @@ func binnedShares(a, b []float64, kind Kind, refLevels, allLevels []float64) (re
 	fillZeros(ref)
 	fillZeros(cur)
 	return ref, cur
-}
-
-// categoryCounts returns observed current counts and expected counts (reference shares scaled to the
-// current size) per level.
-func categoryCounts(a, b []float64, levels []float64) (obs, exp []float64) {
-	refCounts := levelCounts(a, levels)
-	obs = levelCounts(b, levels)
-	k := float64(len(b)) / float64(len(a))
-	exp = make([]float64, len(levels))
-	for i := range levels {
-		exp[i] = refCounts[i] * k
-	}
-	return obs, exp
 }
 
 func zTest(a, b []float64, levels []float64) (z, p float64) {

@@ -152,6 +152,33 @@ func ChiSquareTest(obs, exp []float64) (stat, p float64) {
 	return stat, clamp01(chi.Survival(stat))
 }
 
+// ChiSquareHomogeneity is Pearson's chi-square test that two samples of counts per category come from
+// one distribution (scipy.stats.chi2_contingency on the 2×k table, correction=False), with k-1
+// degrees of freedom over the categories seen in either sample. Unlike the goodness-of-fit form, it
+// accounts for the reference being a sample too, so its false-alarm rate matches its significance level.
+func ChiSquareHomogeneity(ref, cur []float64) (stat, p float64) {
+	nRef, nCur := sum(ref), sum(cur)
+	total := nRef + nCur
+	k := 0
+	for i := range ref {
+		col := ref[i] + cur[i]
+		if col == 0 {
+			continue
+		}
+		k++
+		for _, c := range [2][2]float64{{ref[i], nRef}, {cur[i], nCur}} {
+			exp := c[1] * col / total
+			diff := c[0] - exp
+			stat += diff * diff / exp
+		}
+	}
+	if k < 2 {
+		return 0, 1
+	}
+	chi := distuv.ChiSquared{K: float64(k - 1)}
+	return stat, clamp01(chi.Survival(stat))
+}
+
 // ProportionsZTest compares the share of rows equal to category `key` in two samples with the pooled
 // two-proportion Z-test (two-sided), as Evidently's z-test does for binary columns.
 func ProportionsZTest(refHits, refN, curHits, curN int) (z, p float64) {

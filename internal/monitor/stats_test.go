@@ -26,6 +26,10 @@ type goldenStats struct {
 		Obs, Exp []float64
 		Stat, P  float64
 	} `json:"chisquare"`
+	Homogeneity []struct {
+		Ref, Cur []float64
+		Stat, P  float64
+	} `json:"homogeneity"`
 	ZTest []struct {
 		N1, H1, N2, H2 int
 		Z, P           float64
@@ -42,7 +46,7 @@ func loadGolden(t *testing.T) goldenStats {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatal(err)
 	}
-	if len(g.Samples) == 0 || len(g.ChiSquare) == 0 || len(g.ZTest) == 0 {
+	if len(g.Samples) == 0 || len(g.ChiSquare) == 0 || len(g.ZTest) == 0 || len(g.Homogeneity) == 0 {
 		t.Fatal("golden file has no cases")
 	}
 	return g
@@ -106,6 +110,12 @@ func TestStatsMatchScipy(t *testing.T) {
 		stat, p := ChiSquareTest(c.Obs, c.Exp)
 		if !near(stat, c.Stat, 1e-10, 1e-10) || !near(p, c.P, 1e-12, 1e-8) {
 			t.Errorf("chisquare %d: %v, %v; scipy %v, %v", i, stat, p, c.Stat, c.P)
+		}
+	}
+	for i, c := range g.Homogeneity {
+		stat, p := ChiSquareHomogeneity(c.Ref, c.Cur)
+		if !near(stat, c.Stat, 1e-10, 1e-10) || !near(p, c.P, 1e-12, 1e-8) {
+			t.Errorf("chi2_contingency %d: %v, %v; scipy %v, %v", i, stat, p, c.Stat, c.P)
 		}
 	}
 	for i, c := range g.ZTest {

@@ -76,6 +76,16 @@ for k, n_obs in [(3, 50), (4, 200), (6, 1000), (10, 5000)]:
     r = stats.chisquare(obs, exp)
     chi.append({"obs": obs.tolist(), "exp": exp.tolist(), "stat": float(r.statistic), "p": float(r.pvalue)})
 
+homog = []
+for k, n1, n2 in [(3, 300, 100), (5, 1000, 400), (8, 200, 900)]:
+    p = rng.dirichlet(np.ones(k))
+    q = rng.dirichlet(np.ones(k) * 3)
+    a = rng.multinomial(n1, p).astype(float)
+    b = rng.multinomial(n2, q).astype(float)
+    keep = (a + b) > 0
+    r = stats.chi2_contingency(np.array([a[keep], b[keep]]), correction=False)
+    homog.append({"ref": a.tolist(), "cur": b.tolist(), "stat": float(r[0]), "p": float(r[1])})
+
 z = []
 for n1, n2, p1, p2 in [(100, 120, 0.3, 0.35), (1000, 800, 0.5, 0.45), (50, 50, 0.1, 0.3)]:
     h1 = int(rng.binomial(n1, p1))
@@ -86,4 +96,4 @@ for n1, n2, p1, p2 in [(100, 120, 0.3, 0.35), (1000, 800, 0.5, 0.45), (50, 50, 0
     z.append({"n1": n1, "h1": h1, "n2": n2, "h2": h2, "z": float(zz), "p": float(2 * (1 - stats.norm.cdf(abs(zz))))})
 
 print(json.dumps({"scipy": __import__("scipy").__version__, "numpy": np.__version__,
-                  "samples": cases, "chisquare": chi, "ztest": z}))
+                  "samples": cases, "chisquare": chi, "homogeneity": homog, "ztest": z}))
