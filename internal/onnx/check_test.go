@@ -1,0 +1,78 @@
+package onnx_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/onnx/internal/synth"
+	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
+)
+
+func TestCheckAcceptsSynthetic(t *testing.T) {
+	for name, mp := range map[string]*onnxpb.ModelProto{"mlp": synth.MLP(1, 4, []int64{8}, 2), "subgraphs": synth.Subgraphs()} {
+		if err := onnx.Check(&onnx.Model{Proto: mp}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestCheckFindsDefects(t *testing.T) {
+	body := func(mp *onnxpb.ModelProto) *onnxpb.GraphProto { return mp.Graph.Node[1].Attribute[0].G }
+	for _, tc := range []struct {
+		name   string
+		breakM func(mp *onnxpb.ModelProto)
+		want   string // path and message fragment
+	}{
+		{"undefined input", func(mp *onnxpb.ModelProto) { mp.Graph.Node[0].Input[0] = "ghost" },
+			`graph "subgraphs" › node "branch" (If): input "ghost" is not defined`},
+		{"use before definition", func(mp *onnxpb.ModelProto) {
+			mp.Graph.Node[0], mp.Graph.Node[1] = mp.Graph.Node[1], mp.Graph.Node[0]
+		}, `node "loop" (Loop): input "y" is not defined before this node`},
+		{"undefined in subgraph", func(mp *onnxpb.ModelProto) { body(mp).Node[1].Input[1] = "nowhere" },
+			`node "loop" (Loop) › attribute "body" › graph "body" › node "body_add" (Add): input "nowhere"`},
+		{"subgraph sees only earlier outer values", func(mp *onnxpb.ModelProto) { body(mp).Node[1].Input[1] = "dead_out" },
+			`node "body_add" (Add): input "dead_out" is not defined`},
+		{"double assignment", func(mp *onnxpb.ModelProto) { mp.Graph.Node[2].Output[0] = "y" },
+			`node "dead" (Relu): output "y" is already defined`},
+		{"subgraph shadows outer output", func(mp *onnxpb.ModelProto) { body(mp).Node[1].Output[0] = "y"; body(mp).Node[2].Input[0] = "y" },
+			`node "body_add" (Add): output "y" is already defined`},
+		{"domain not imported", func(mp *onnxpb.ModelProto) { mp.Graph.Node[2].Domain = proto.String("com.example") },
+			`node "dead" (Relu): domain "com.example" is used but not in opset_import`},
+		{"initializer short data", func(mp *onnxpb.ModelProto) { mp.Graph.Initializer[0].RawData = mp.Graph.Initializer[0].RawData[:3] },
+			`initializer "bias": raw_data holds 3 bytes; FLOAT[4] needs 16`},
+		{"initializer typed data", func(mp *onnxpb.ModelProto) {
+			init := mp.Graph.Initializer[0]
+			init.RawData, init.FloatData = nil, []float32{1, 2}
+		}, `initializer "bias": FLOAT[4] needs 4 values in float_data, found 2`},
+		{"initializer unknown type", func(mp *onnxpb.ModelProto) { mp.Graph.Initializer[0].DataType = proto.Int32(77) },
+			`data_type 77 is not an ONNX element type`},
+		{"untyped main input", func(mp *onnxpb.ModelProto) { mp.Graph.Input[0].Type = nil },
+			`graph "subgraphs" › input "x": the input is declared without a type`},
+		{"undefined graph output", func(mp *onnxpb.ModelProto) { mp.Graph.Output[0].Name = proto.String("zz") },
+			`output "zz": no node, input or initializer defines this graph output`},
+		{"no opsets", func(mp *onnxpb.ModelProto) { mp.OpsetImport = nil }, `opset_import is empty`},
+		{"escaping external location", func(mp *onnxpb.ModelProto) {
+			init := mp.Graph.Initializer[0]
+			init.RawData = nil
+			init.DataLocation = onnxpb.TensorProto_EXTERNAL.Enum()
+			init.ExternalData = []*onnxpb.StringStringEntryProto{{Key: proto.String("location"), Value: proto.String("../../etc/passwd")}}
+		}, `initializer "bias": external data location escapes the model folder`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mp := synth.Subgraphs()
+			tc.breakM(mp)
+			err := onnx.Check(&onnx.Model{Proto: mp})
+			var ce *onnx.CheckError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Check = %v, want *CheckError", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check said:\n%v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
