@@ -66,15 +66,15 @@ func OnceConfig(load func() (*Config, error)) func() (*Config, error) {
 
 // Keys every command shares. Commands declare their own next to their code.
 const (
-	KeyOutput = "output"  // table|json
+	KeyOutput = "output"  // table|json|markdown
 	KeyORTLib = "ort_lib" // path of the ONNX Runtime shared library
 )
 
 // GlobalConfigKeys are declared by the root command.
 func GlobalConfigKeys() []ConfigKey {
 	return []ConfigKey{
-		{Name: KeyOutput, Default: string(FormatTable), Flag: "output", Values: []string{string(FormatTable), string(FormatJSON)},
-			Help: "output format of commands that report: table or json"},
+		{Name: KeyOutput, Default: string(FormatTable), Flag: "output", Values: []string{string(FormatTable), string(FormatJSON), string(FormatMarkdown)},
+			Help: "output format of commands that report: table, json or markdown"},
 		{Name: KeyORTLib, Default: "", Flag: "ort-lib",
 			Help: "path of the ONNX Runtime shared library (libonnxruntime.so / .dylib)"},
 	}

@@ -17,19 +17,20 @@ type Format string
 
 // Output formats. JSON field names are a contract: snake_case, never renamed.
 const (
-	FormatTable Format = "table"
-	FormatJSON  Format = "json"
+	FormatTable    Format = "table"
+	FormatJSON     Format = "json"
+	FormatMarkdown Format = "markdown" // for PR comments; commands without a markdown form print their table
 )
 
 // ParseFormat validates an --output value.
 func ParseFormat(s string) (Format, error) {
 	switch Format(s) {
-	case FormatTable, FormatJSON:
+	case FormatTable, FormatJSON, FormatMarkdown:
 		return Format(s), nil
 	case "":
 		return FormatTable, nil
 	}
-	return "", FlagErrorf("invalid --output %q: use table or json", s)
+	return "", FlagErrorf("invalid --output %q: use table, json or markdown", s)
 }
 
 // PrintJSON writes v as indented JSON with a trailing newline. Field order
