@@ -157,7 +157,7 @@ func compareColumn(ref, cur Column, opts DriftOptions) (FeatureDrift, error) {
 	for _, v := range [][]float64{ref.Values, cur.Values} {
 		for k, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return FeatureDrift{}, fmt.Errorf("value %d is %v: drift needs finite values; clean or impute the data first", k, x)
+				return FeatureDrift{}, fmt.Errorf("row %d is %v: drift needs finite values; clean or impute the data first", k, x)
 			}
 		}
 	}
