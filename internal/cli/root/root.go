@@ -8,14 +8,18 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/cli/completion"
+	"github.com/mlops-dev/mlops/internal/cli/inspect"
+	"github.com/mlops-dev/mlops/internal/cli/quantize"
 	"github.com/mlops-dev/mlops/internal/cli/version"
 )
 
 // addCommands registers every subcommand, one line each. Register a command
 // only when it works end to end: no placeholders.
 func addCommands(root *cobra.Command, f *cmdutil.Factory) {
+	root.AddCommand(inspect.NewCmdInspect(f, nil))
 	root.AddCommand(version.NewCmdVersion(f, nil))
 	root.AddCommand(completion.NewCmdCompletion(f, nil))
+	root.AddCommand(quantize.NewCmdQuantize(f, nil))
 }
 
 // GlobalOptions are the values of the flags every command accepts.
