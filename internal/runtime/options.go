@@ -92,6 +92,11 @@ func (o SessionOptions) build() (*ort.SessionOptions, error) {
 		so.Destroy()
 		return nil, err
 	}
+	// ORT logs a failure and also returns it; mlops reports the returned
+	// error, so the log copy would only print the message twice.
+	if err := so.SetLogSeverityLevel(ort.LoggingLevelFatal); err != nil {
+		return fail(fmt.Errorf("set log level: %w", err))
+	}
 	if o.IntraOpThreads > 0 {
 		if err := so.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
 			return fail(fmt.Errorf("set intra-op threads: %w", err))

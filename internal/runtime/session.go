@@ -122,6 +122,11 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor, outputName
 	if s.closed {
 		return nil, errors.New("run: the session is closed")
 	}
+	if len(s.inputs) == 0 || len(s.outputs) == 0 {
+		// onnxruntime_go indexes the first input and output unconditionally.
+		return nil, fmt.Errorf("run: the model has %d inputs and %d outputs; onnxruntime_go can only run models "+
+			"with at least one of each", len(s.inputs), len(s.outputs))
+	}
 	want, err := s.selectOutputs(outputNames)
 	if err != nil {
 		return nil, err

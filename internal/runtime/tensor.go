@@ -184,7 +184,7 @@ func NewTensorString(shape []int64, v []string) *Tensor {
 func NewTensorFloat16(shape []int64, v []float32) *Tensor {
 	bits := make([]uint16, len(v))
 	for i, f := range v {
-		bits[i] = Float32ToFloat16(f)
+		bits[i] = onnx.Float32ToFloat16(f)
 	}
 	return &Tensor{DataType: onnx.Float16, Shape: cloneShape(shape), Data: bytesOf(bits)}
 }
@@ -194,7 +194,7 @@ func NewTensorFloat16(shape []int64, v []float32) *Tensor {
 func NewTensorBFloat16(shape []int64, v []float32) *Tensor {
 	bits := make([]uint16, len(v))
 	for i, f := range v {
-		bits[i] = Float32ToBFloat16(f)
+		bits[i] = onnx.Float32ToBFloat16(f)
 	}
 	return &Tensor{DataType: onnx.BFloat16, Shape: cloneShape(shape), Data: bytesOf(bits)}
 }
@@ -257,9 +257,9 @@ func (t *Tensor) AsFloat32s() ([]float32, error) {
 		out := make([]float32, len(bits))
 		for i, b := range bits {
 			if t.DataType == onnx.Float16 {
-				out[i] = Float16ToFloat32(b)
+				out[i] = onnx.Float16ToFloat32(b)
 			} else {
-				out[i] = BFloat16ToFloat32(b)
+				out[i] = onnx.BFloat16ToFloat32(b)
 			}
 		}
 		return out, nil
