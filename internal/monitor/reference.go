@@ -70,7 +70,7 @@ func readReferenceData(ctx context.Context, path string, schema []TensorSchema, 
 		Preprocess: data.Preprocess{Reshape: true},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reference %s: %w", path, err)
+		return nil, fmt.Errorf("reference: %w", err)
 	}
 	defer src.Close()
 	f := newFrame(schema, false)
