@@ -13,7 +13,7 @@ import (
 )
 
 func TestCheckAcceptsSynthetic(t *testing.T) {
-	for name, mp := range map[string]*onnxpb.ModelProto{"mlp": synth.MLP(1, 4, []int64{8}, 2), "subgraphs": synth.Subgraphs()} {
+	for name, mp := range map[string]*onnxpb.ModelProto{"mlp": synth.MLP(1, 4, []int64{8}, 2), "subgraphs": synth.Subgraphs(), "kitchen": synth.Kitchen()} {
 		if err := onnx.Check(&onnx.Model{Proto: mp}); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -51,10 +51,10 @@ func GraphAttr(name string, g *onnxpb.GraphProto) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: s(name), Type: &t, G: g}
 }
 
-// Model wraps a graph in a ModelProto with IR 9 and the default opset.
+// Model wraps a graph in a ModelProto with IR 8 (what Debian's python3-onnx 1.12 checks) and the default opset.
 func Model(g *onnxpb.GraphProto) *onnxpb.ModelProto {
 	return &onnxpb.ModelProto{
-		IrVersion:       i64(9),
+		IrVersion:       i64(8),
 		ProducerName:    s("mlops-synth"),
 		ProducerVersion: s("1"),
 		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: s(""), Version: i64(Opset)}},

@@ -1,0 +1,3 @@
+package onnx
+
+//go:generate go run ./internal/gensynth -out ../../testdata/synthetic
