@@ -3,6 +3,8 @@ package cmdutil
 import (
 	"fmt"
 	"sync"
+
+	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
 // Factory holds the lazily-built dependencies of one run. It is the only way
@@ -16,6 +18,11 @@ type Factory struct {
 	// command installs a loader that knows the parsed flags; it is safe to
 	// call more than once (the first result is cached).
 	Config func() (*Config, error)
+
+	// Runtime opens ONNX Runtime, found from --ort-lib > MLOPS_ORT_LIB >
+	// config ort_lib > next to the binary > .deps/onnxruntime/lib > system
+	// locations (see RuntimeLoader). Commands that run models call it.
+	Runtime func() (*runtime.Runtime, error)
 
 	// ExecutableName is what the user typed to run us ("mlops").
 	ExecutableName string

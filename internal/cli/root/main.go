@@ -25,6 +25,7 @@ func Main() int {
 // printed once, as "error: ..." on stderr; usage errors add a hint.
 func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
 	f := &cmdutil.Factory{IO: io, ExecutableName: "mlops"}
+	f.Runtime = cmdutil.RuntimeLoader(f)
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)

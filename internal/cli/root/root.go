@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/cli/completion"
+	"github.com/mlops-dev/mlops/internal/cli/doctor"
 	"github.com/mlops-dev/mlops/internal/cli/inspect"
 	"github.com/mlops-dev/mlops/internal/cli/quantize"
 	"github.com/mlops-dev/mlops/internal/cli/version"
@@ -19,6 +20,7 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(inspect.NewCmdInspect(f, nil))
 	root.AddCommand(version.NewCmdVersion(f, nil))
 	root.AddCommand(completion.NewCmdCompletion(f, nil))
+	root.AddCommand(doctor.NewCmdDoctor(f, nil))
 	root.AddCommand(quantize.NewCmdQuantize(f, nil))
 }
 
