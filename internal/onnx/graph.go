@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"container/heap"
 	"fmt"
 	"slices"
 	"strconv"
@@ -289,31 +290,25 @@ func (g *Graph) Topo() ([]*onnxpb.NodeProto, error) {
 		}
 		indeg[n] = len(deps)
 	}
-	// Kahn's algorithm, always taking the earliest ready node in file order.
+	// Kahn's algorithm, always taking the earliest ready node in file
+	// order (a min-heap of positions), so a sorted graph keeps its order.
 	pos := make(map[*onnxpb.NodeProto]int, len(nodes))
 	for i, n := range nodes {
 		pos[n] = i
 	}
-	var ready []*onnxpb.NodeProto
-	for _, n := range nodes {
+	ready := &posHeap{}
+	for i, n := range nodes {
 		if indeg[n] == 0 {
-			ready = append(ready, n)
+			heap.Push(ready, i)
 		}
 	}
 	out := make([]*onnxpb.NodeProto, 0, len(nodes))
-	for len(ready) > 0 {
-		i := 0
-		for j := range ready {
-			if pos[ready[j]] < pos[ready[i]] {
-				i = j
-			}
-		}
-		n := ready[i]
-		ready = slices.Delete(ready, i, i+1)
+	for ready.Len() > 0 {
+		n := nodes[heap.Pop(ready).(int)]
 		out = append(out, n)
 		for _, u := range users[n] {
 			if indeg[u]--; indeg[u] == 0 {
-				ready = append(ready, u)
+				heap.Push(ready, pos[u])
 			}
 		}
 	}
@@ -374,4 +369,18 @@ func (g *Graph) UniqueName(base string) string {
 	}
 	names[name] = true
 	return name
+}
+
+// posHeap is a min-heap of node positions for Topo.
+type posHeap []int
+
+func (h posHeap) Len() int           { return len(h) }
+func (h posHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h posHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *posHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *posHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
