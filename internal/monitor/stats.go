@@ -40,7 +40,10 @@ func ksPValue(d float64, n1, n2 int) float64 {
 		return 1
 	}
 	if float64(n1)*float64(n2) <= ksExactMaxCells {
-		return ksExactPValue(d, n1, n2)
+		// 1 - P(inside) cancels to 0 below ~1e-15; there the asymptotic tail is the better estimate.
+		if p := ksExactPValue(d, n1, n2); p >= 1e-8 {
+			return p
+		}
 	}
 	return ksAsymptoticPValue(d, n1, n2)
 }
