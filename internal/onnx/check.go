@@ -107,6 +107,20 @@ func (c *checker) run() {
 	} else {
 		c.graph(mp.Graph, fmt.Sprintf("graph %q", mp.Graph.GetName()), nil, opsetSet(mp.GetOpsetImport()), true)
 	}
+	for i, ti := range mp.GetTrainingInfo() {
+		// Training graphs see the main graph's initializers (they update them).
+		outer := &scope{names: map[string]bool{}}
+		for _, t := range mp.GetGraph().GetInitializer() {
+			outer.names[t.GetName()] = true
+		}
+		ops := opsetSet(mp.GetOpsetImport())
+		if g := ti.GetInitialization(); g != nil {
+			c.graph(g, fmt.Sprintf("training_info[%d] › initialization graph %q", i, g.GetName()), outer, ops, false)
+		}
+		if g := ti.GetAlgorithm(); g != nil {
+			c.graph(g, fmt.Sprintf("training_info[%d] › algorithm graph %q", i, g.GetName()), outer, ops, false)
+		}
+	}
 	for _, f := range mp.GetFunctions() {
 		c.function(f)
 	}

@@ -80,3 +80,34 @@ func TestConformanceCorpus(t *testing.T) {
 	}
 	t.Logf("ONNX backend corpus: %d models, loaded %d, checked %d, round-tripped %d", total, loaded, checked, roundTripped)
 }
+
+// TestProjectModels holds every model committed under testdata/ (the
+// Fashion-MNIST models, the synthetic ones) to the same standard.
+func TestProjectModels(t *testing.T) {
+	paths, _ := filepath.Glob("../../testdata/*/*.onnx")
+	more, _ := filepath.Glob("../../testdata/*/*/*.onnx")
+	paths = append(paths, more...)
+	if len(paths) == 0 {
+		t.Skip("no models under testdata/")
+	}
+	for _, p := range paths {
+		m, err := onnx.Load(p)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if err := onnx.Check(m); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		b, err := m.Encode()
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if m2, err := onnx.Decode(b); err != nil || !proto.Equal(m.Proto, m2.Proto) {
+			t.Errorf("%s: round trip failed (%v)", p, err)
+		}
+		m.Close()
+	}
+	t.Logf("%d project models load, check and round-trip", len(paths))
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -382,4 +383,56 @@ func TestExternalDataMismatch(t *testing.T) {
 	if err := m.Save(filepath.Join(t.TempDir(), "o.onnx"), onnx.SaveOptions{}); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("save from truncated data file: %v", err)
 	}
+}
+
+func TestExternalInlinedAndConcurrentReads(t *testing.T) {
+	dir := t.TempDir()
+	p, err := synth.ExternalModel(context.Background(), dir, "m.onnx", 256<<10, 8, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy, err := onnx.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lazy.Close()
+	// Several goroutines map and read the same files at once.
+	var wg sync.WaitGroup
+	results := make([]map[string][]float32, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := map[string][]float32{}
+			for _, init := range lazy.Proto.Graph.Initializer {
+				v, err := onnx.Float32s(lazy, init)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				out[init.GetName()] = v
+			}
+			results[i] = out
+		}()
+	}
+	wg.Wait()
+	for _, r := range results[1:] {
+		sameTensors(t, results[0], r)
+	}
+	eager, err := onnx.Load(p, onnx.WithExternalDataInlined())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, init := range eager.Proto.Graph.Initializer {
+		if onnx.IsExternal(init) {
+			t.Fatalf("%s still external", init.GetName())
+		}
+	}
+	// The inlined model no longer needs its folder.
+	for _, f := range []string{"m.onnx.data0", "m.onnx.data1"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameTensors(t, results[0], tensorsByName(t, eager))
 }
