@@ -358,6 +358,9 @@ func TestPathEscapeRefused(t *testing.T) {
 	if err := m.Save(filepath.Join(root, "out.onnx"), onnx.SaveOptions{Location: "../x.data"}); !errors.Is(err, onnx.ErrUnsafeLocation) {
 		t.Errorf("save location: %v", err)
 	}
+	if err := m.Save(filepath.Join(root, "out.onnx"), onnx.SaveOptions{Location: "out.onnx"}); err == nil || !strings.Contains(err.Error(), "overwrite the model") {
+		t.Errorf("save location = model: %v", err)
+	}
 	if _, err := onnx.Load(p, onnx.WithExternalDataInlined()); !errors.Is(err, onnx.ErrUnsafeLocation) {
 		t.Errorf("load inlined: %v", err)
 	}

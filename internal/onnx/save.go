@@ -90,6 +90,9 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 	if err := checkLocation(opts.Location); err != nil {
 		return fmt.Errorf("save model: external data file name: %w", err)
 	}
+	if filepath.Join(dir, filepath.FromSlash(opts.Location)) == absPath {
+		return fmt.Errorf("save model: the external data file %q would overwrite the model itself; choose another Location", opts.Location)
+	}
 	s := &saver{m: m, ctx: ctx, dir: dir, opts: opts, srcFiles: map[string]*os.File{}}
 	defer s.cleanup()
 	if err := s.plan(); err != nil {
