@@ -1,6 +1,8 @@
 package onnx_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -14,8 +16,14 @@ import (
 // index, typed tensor access and the encoder. None may panic, and a decoded
 // model must round-trip. The seed corpus is testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
+	// External data named "d.bin" resolves to a real 4 KiB file, so offset
+	// and length bounds are exercised against an actual mapping.
+	dir := f.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "d.bin"), make([]byte, 4096), 0o644); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := onnx.Decode(b)
+		m, err := onnx.Decode(b, onnx.WithBaseDir(dir))
 		if err != nil {
 			return
 		}
@@ -33,6 +41,7 @@ func FuzzDecode(f *testing.F) {
 			_, _ = onnx.AsFloat64s(m, tp)
 			_, _ = onnx.Strings(tp)
 		}
+		m.Close()
 		out, err := m.Encode()
 		if err != nil {
 			t.Fatalf("decoded model does not encode: %v", err)

@@ -204,3 +204,6 @@ func (e *externalFiles) close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Graph indexes the model's main graph (see NewGraph).
+func (m *Model) Graph() *Graph { return NewGraph(m.Proto.GetGraph()) }
