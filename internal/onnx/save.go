@@ -244,6 +244,9 @@ func (s *saver) setInline() error {
 			loc := onnxpb.TensorProto_EXTERNAL
 			t.DataLocation = &loc
 		case st.srcExternal:
+			// Read through the original reference (an earlier pass may have
+			// cleared it).
+			t.ExternalData, t.DataLocation = st.ext, st.loc
 			b, err := s.m.externalBytes(t)
 			if err != nil {
 				return err

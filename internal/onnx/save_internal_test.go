@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -39,5 +41,47 @@ func TestSaveForcesExternalOverProtoLimit(t *testing.T) {
 	}
 	if err := m.Save(out, SaveOptions{External: ExternalNever, limit: 4000}); err == nil {
 		t.Fatal("ExternalNever saved a model over the limit")
+	}
+}
+
+// A source tensor that is external but small comes inline, while the size
+// limit forces a second planning pass: the inline copy must still be read
+// from the source file.
+func TestSaveReplansWithExternalSource(t *testing.T) {
+	dir := t.TempDir()
+	raw := make([]byte, 400)
+	for i := range raw {
+		raw[i] = byte(i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "src.bin"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	small := &onnxpb.TensorProto{Name: ptr("small"), Dims: []int64{100}, DataType: ptr(int32(Float))}
+	setExternalData(small, ExternalData{Location: "src.bin", Offset: 0, Length: 400})
+	big := &onnxpb.TensorProto{Name: ptr("big")}
+	if err := SetValues(big, []int64{1000}, make([]float32, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	m := &Model{Proto: &onnxpb.ModelProto{IrVersion: ptr[int64](9), Graph: &onnxpb.GraphProto{
+		Initializer: []*onnxpb.TensorProto{small, big}}}, Dir: dir}
+	defer m.Close()
+	out := filepath.Join(t.TempDir(), "m.onnx")
+	if err := m.Save(out, SaveOptions{limit: 4000, Threshold: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	s2, b2 := m2.Proto.Graph.Initializer[0], m2.Proto.Graph.Initializer[1]
+	if IsExternal(s2) || !IsExternal(b2) {
+		t.Fatalf("small external=%v big external=%v, want false/true", IsExternal(s2), IsExternal(b2))
+	}
+	if got, _ := RawBytes(m2, s2); !bytes.Equal(got, raw) {
+		t.Fatal("small tensor bytes changed")
+	}
+	if !IsExternal(m.Proto.Graph.Initializer[0]) {
+		t.Fatal("Save changed the source model")
 	}
 }
