@@ -3,6 +3,7 @@ package monitor
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,8 +34,12 @@ func (r *Report) TopFeatures(n int) []FeatureDrift {
 	return fs
 }
 
-// FormatScore prints a statistic compactly: p-values and tiny numbers in %.3g, others with 4 decimals.
+// FormatScore prints a statistic compactly: whole numbers as integers, tiny or huge ones in %.3g,
+// others with 4 decimals.
 func FormatScore(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) >= 1 && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', 0, 64) // counts: 60, not 60.0000
+	}
 	if v != 0 && (v < 0.001 || v >= 1e4) {
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/completion"
 	"github.com/mlops-dev/mlops/internal/cli/doctor"
 	"github.com/mlops-dev/mlops/internal/cli/inspect"
+	"github.com/mlops-dev/mlops/internal/cli/monitor"
 	"github.com/mlops-dev/mlops/internal/cli/quantize"
 	"github.com/mlops-dev/mlops/internal/cli/version"
 )
@@ -22,6 +23,7 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(completion.NewCmdCompletion(f, nil))
 	root.AddCommand(doctor.NewCmdDoctor(f, nil))
 	root.AddCommand(quantize.NewCmdQuantize(f, nil))
+	root.AddCommand(monitor.NewCmdMonitor(f, nil))
 }
 
 // GlobalOptions are the values of the flags every command accepts.
