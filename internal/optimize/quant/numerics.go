@@ -137,22 +137,37 @@ func DequantizeValue(q int32, p Params) float32 {
 // QuantizeInto quantizes src into dst (one byte per element, the two's
 // complement byte for Int8) with one set of parameters.
 func QuantizeInto(dst []byte, src []float32, p Params, t QType) {
-	// The division by a float32 scale is done in float32 like ORT's kernels,
-	// so that ties land where the runtime puts them.
+	// x / scale is computed in float32 like ORT's kernels, so ties land
+	// where the runtime puts them. Values are clamped to one step outside
+	// the type's range first (which cannot change the saturated result),
+	// then rounded half to even by adding and subtracting 1.5*2^23: exact
+	// for |v| < 2^22 under IEEE round-to-nearest-even.
 	lo, hi := t.bounds()
-	inv := p.Scale
+	flo, fhi := float32(lo), float32(hi)
+	const magic = 12582912 // 1.5 * 2^23
+	scale := p.Scale
 	zp := float32(p.ZeroPoint)
+	dst = dst[:len(src)]
 	for i, x := range src {
-		v := float32(math.RoundToEven(float64(x/inv))) + zp
-		if v != v { // NaN
-			v = zp
+		v := x / scale
+		if v < flo-256 {
+			v = flo - 256
+		} else if v > fhi+256 {
+			v = fhi + 256
+		} else if v != v { // NaN
+			v = 0
 		}
-		if v < float32(lo) {
-			v = float32(lo)
-		} else if v > float32(hi) {
-			v = float32(hi)
+		v = (v + magic) - magic + zp
+		if v < flo {
+			v = flo
+		} else if v > fhi {
+			v = fhi
 		}
-		dst[i] = byte(int8OrUint8(int32(v), t))
+		if t == Int8 {
+			dst[i] = byte(int8(v))
+		} else {
+			dst[i] = byte(v)
+		}
 	}
 }
 

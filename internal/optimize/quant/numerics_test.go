@@ -111,3 +111,48 @@ func TestLimitsAndParse(t *testing.T) {
 		t.Error("type codes wrong")
 	}
 }
+
+// The fast rounding path must agree with math.RoundToEven everywhere,
+// including ties, values far outside the range and NaN.
+func TestQuantizeIntoMatchesReference(t *testing.T) {
+	ref := func(x float32, p Params, typ QType) int32 {
+		lo, hi := typ.bounds()
+		v := math.RoundToEven(float64(x/p.Scale)) + float64(p.ZeroPoint)
+		if math.IsNaN(v) {
+			return p.ZeroPoint
+		}
+		return int32(math.Max(lo, math.Min(hi, v)))
+	}
+	vals := []float32{0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, 127.5, -128.5, 1e30, -1e30, 3e9,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for i := -100000; i <= 100000; i++ {
+		vals = append(vals, float32(i)*0.00731)
+	}
+	for _, typ := range []QType{Int8, Uint8} {
+		for _, p := range []Params{{Scale: 1}, {Scale: 0.1, ZeroPoint: 3}, {Scale: 0.0078125, ZeroPoint: 128}, {Scale: 3.0 / 255, ZeroPoint: -43}} {
+			if (typ == Int8 && p.ZeroPoint > 127) || (typ == Uint8 && p.ZeroPoint < 0) {
+				continue
+			}
+			dst := make([]byte, len(vals))
+			QuantizeInto(dst, vals, p, typ)
+			for i, x := range vals {
+				want := ref(x, p, typ)
+				if got := ByteValue(dst[i], typ); got != want && !(math.IsNaN(float64(x)) && got == p.ZeroPoint) {
+					t.Fatalf("%v %+v: quantize(%v) = %d, want %d", typ, p, x, got, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkQuantizeInto(b *testing.B) {
+	src := make([]float32, 1<<20)
+	for i := range src {
+		src[i] = float32(i%1000)/500 - 1
+	}
+	dst := make([]byte, len(src))
+	b.SetBytes(int64(4 * len(src)))
+	for i := 0; i < b.N; i++ {
+		QuantizeInto(dst, src, Params{Scale: 2.0 / 254}, Int8)
+	}
+}

@@ -98,7 +98,14 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 			return nil, err
 		}
 	}
-	res, err := Quantize(ctx, m, o, ranges)
+	var spill *spillFile
+	if hasExternal(m.Proto) {
+		if spill, err = newSpill(m.Dir); err != nil {
+			return nil, err
+		}
+		defer spill.remove()
+	}
+	res, err := quantize(ctx, m, o, ranges, spill)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Input, err)
 	}
@@ -151,13 +158,9 @@ func modelBytes(path string, m *onnx.Model) int64 {
 	return n
 }
 
+// savedBytes is the saved model plus the data file Save writes next to it.
 func savedBytes(path string) int64 {
-	m, err := onnx.Load(path)
-	if err != nil {
-		return fileSize(path)
-	}
-	defer m.Close()
-	return modelBytes(path, m)
+	return fileSize(path) + fileSize(path+".data")
 }
 
 func fileSize(p string) int64 {

@@ -112,6 +112,8 @@ type rewriter struct {
 	names  names
 	res    *Result
 	msOps  bool // com.microsoft ops were emitted
+	reader *tensorReader
+	spill  *spillFile
 	// lastOut is the float output name of the node quantized last.
 	lastOut string
 	// weights caches quantized constants by source tensor and variant, so a
@@ -125,6 +127,11 @@ type rewriter struct {
 // required for static mode and ignored in dynamic mode. On error the model
 // may be partly rewritten and must be discarded.
 func Quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[string]Range) (*Result, error) {
+	return quantize(ctx, m, opts, ranges, nil)
+}
+
+// quantize is Quantize with an optional spill file for large models.
+func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[string]Range, spill *spillFile) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -137,7 +144,10 @@ func Quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[strin
 		res:     &Result{NodesQuantized: map[string]int{}, NodesSkipped: []Skipped{}},
 		weights: map[string]*qweight{},
 		acts:    map[*scope]map[string]*qact{},
+		reader:  newTensorReader(m),
+		spill:   spill,
 	}
+	defer r.reader.close()
 	collectNames(m.Proto.GetGraph(), r.names.used)
 	if err := r.graph(m.Proto.GetGraph(), nil, ""); err != nil {
 		return nil, err

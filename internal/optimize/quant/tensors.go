@@ -40,7 +40,7 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 	if onnx.TypeOf(t) != onnx.Float {
 		return nil, fmt.Sprintf("weight %s is %v, not FLOAT", t.GetName(), onnx.TypeOf(t)), nil
 	}
-	data, err := onnx.Float32s(r.m, t)
+	data, err := r.reader.float32s(t)
 	if err != nil {
 		return nil, "", fmt.Errorf("read weight %s: %w", t.GetName(), err)
 	}
@@ -94,6 +94,10 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 	if err != nil {
 		return nil, "", err
 	}
+	if err := r.spill.put(qt); err != nil {
+		return nil, "", err
+	}
+	w.Data = nil // the tensor (or the spill file) owns the bytes now
 	c.owner.addInit(qt)
 	c.owner.addInit(st)
 	c.owner.addInit(zt)
@@ -149,9 +153,9 @@ func (r *rewriter) constFloats(c *constant) ([]float32, []int64, string, error) 
 	if onnx.TypeOf(c.tensor) != onnx.Float {
 		return nil, nil, fmt.Sprintf("%s is %v, not FLOAT", c.tensor.GetName(), onnx.TypeOf(c.tensor)), nil
 	}
-	v, err := onnx.Float32s(r.m, c.tensor)
+	v, err := r.reader.float32s(c.tensor)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("read %s: %w", c.tensor.GetName(), err)
 	}
-	return v, c.tensor.GetDims(), "", nil
+	return append([]float32(nil), v...), c.tensor.GetDims(), "", nil
 }

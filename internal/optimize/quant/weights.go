@@ -3,6 +3,8 @@ package quant
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // Weight is a quantized constant tensor with its parameters: one Params for
@@ -56,12 +58,12 @@ func QuantizeWeight(data []float32, shape []int64, o WeightOptions) (*Weight, er
 	}
 	w := &Weight{Type: o.Type, Data: make([]byte, len(data))}
 	if !o.PerChannel || len(shape) == 0 {
-		lo, hi := minMax(data)
+		lo, hi := parallelMinMax(data)
 		p, err := ComputeParams(lo, hi, o.Type, o.Symmetric, o.ReduceRange)
 		if err != nil {
 			return nil, fmt.Errorf("weight: %w", err)
 		}
-		QuantizeInto(w.Data, data, p, o.Type)
+		parallelFor(len(data), func(a, b int) { QuantizeInto(w.Data[a:b], data[a:b], p, o.Type) })
 		w.Params = []Params{p}
 		return w, nil
 	}
@@ -103,13 +105,50 @@ func QuantizeWeight(data []float32, shape []int64, o WeightOptions) (*Weight, er
 		}
 		w.Params[c] = p
 	}
-	for k := 0; k < outer; k++ {
-		for c := 0; c < channels; c++ {
-			base := (k*channels + c) * inner
-			QuantizeInto(w.Data[base:base+inner], data[base:base+inner], w.Params[c], w.Type)
+	// Quantize slice by slice; slices are split across cores when large.
+	parallelFor(outer*channels, func(a, b int) {
+		for s := a; s < b; s++ {
+			base := s * inner
+			QuantizeInto(w.Data[base:base+inner], data[base:base+inner], w.Params[s%channels], w.Type)
 		}
-	}
+	})
 	return w, nil
+}
+
+// parallelFor splits [0, n) into one contiguous chunk per CPU when n is
+// large enough for that to pay off.
+func parallelFor(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 1<<16 || workers == 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+func parallelMinMax(x []float32) (float32, float32) {
+	var mu sync.Mutex
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	parallelFor(len(x), func(a, b int) {
+		l, h := minMax(x[a:b])
+		mu.Lock()
+		lo, hi = min(lo, l), max(hi, h)
+		mu.Unlock()
+	})
+	if len(x) == 0 {
+		return 0, 0
+	}
+	return lo, hi
 }
 
 // minMax returns the range of finite values in x (0, 0 when empty).

@@ -1,0 +1,134 @@
+package quant
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/runtime"
+)
+
+var transformerOnce sync.Once
+
+// transformerModel returns the MiniLM-shaped encoder, generating it into
+// .cache/transformer with Debian's torch the first time (it is ~90 MB, too
+// big to commit). Skips when torch is unavailable.
+func transformerModel(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(repoFile(t, ".cache/transformer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "encoder.onnx")
+	transformerOnce.Do(func() {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		script, _ := filepath.Abs(repoFile(t, "testdata/transformer/generate.py"))
+		out, err := exec.Command("/usr/bin/python3", script, dir).CombinedOutput()
+		if err != nil {
+			t.Logf("transformer generation failed: %v\n%s", err, out)
+		}
+	})
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("skipping: %s not generated (needs /usr/bin/python3 with python3-torch)", path)
+	}
+	return path
+}
+
+func transformerInput(t testing.TB) map[string]*runtime.Tensor {
+	ids := make([]int64, 128)
+	for i := range ids {
+		ids[i] = int64((i*7919 + 13) % 30522)
+	}
+	return map[string]*runtime.Tensor{"input_ids": runtime.NewTensorInt64([]int64{1, 128}, ids)}
+}
+
+// quantizeTransformer writes the dynamic int8 encoder next to the float one.
+func quantizeTransformer(t testing.TB, fp string) string {
+	t.Helper()
+	out := filepath.Join(filepath.Dir(fp), "encoder.int8.onnx")
+	if st, err := os.Stat(out); err == nil {
+		if fst, _ := os.Stat(fp); fst != nil && st.ModTime().After(fst.ModTime()) && os.Getenv("MLOPS_REQUANTIZE") == "" {
+			return out
+		}
+	}
+	_, err := Run(context.Background(), nil, Request{Input: fp, Output: out,
+		Options: Options{Mode: Dynamic, Format: QDQ, WeightType: Int8, SymmetricWeights: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestTransformerDynamicCosine(t *testing.T) {
+	rt := openRuntime(t)
+	fp := transformerModel(t)
+	out := filepath.Join(t.TempDir(), "encoder.int8.onnx")
+	rep, err := Run(context.Background(), nil, Request{Input: fp, Output: out,
+		Options: Options{Mode: Dynamic, Format: QDQ, WeightType: Int8, SymmetricWeights: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("quantized %v, skipped %d, %d -> %d bytes (%.1f%%) in %.2fs", rep.NodesQuantized, len(rep.NodesSkipped),
+		rep.BytesBefore, rep.BytesAfter, 100*rep.SizeRatio, rep.DurationSeconds)
+	if rep.NodesQuantized["MatMul"] != 36 {
+		t.Errorf("quantized %d MatMuls, want the 36 with constant weights (the 12 attention MatMuls stay float)", rep.NodesQuantized["MatMul"])
+	}
+	in := transformerInput(t)
+	a := run(t, rt, fp, in)
+	b := run(t, rt, out, in)
+	c := cosine(a, b)
+	t.Logf("output cosine %.5f", c)
+	if c < 0.99 {
+		t.Errorf("cosine %.5f < 0.99", c)
+	}
+	m, err := onnx.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := CheckQuantizable(m); err == nil {
+		t.Error("quantized model not recognised as quantized")
+	}
+}
+
+// BenchmarkTransformer measures ORT latency of the float and the dynamic
+// int8 encoder (batch 1, sequence 128) in the same run; the ratio is
+// reported as the "speedup" metric (target >= 2).
+func BenchmarkTransformer(b *testing.B) {
+	rt := openRuntime(b)
+	fp := transformerModel(b)
+	qp := quantizeTransformer(b, fp)
+	in := transformerInput(b)
+	lat := map[string]float64{}
+	for _, c := range []struct{ name, path string }{{"fp32", fp}, {"int8", qp}} {
+		s, err := rt.NewSession(c.path, runtime.SessionOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := []string{s.Outputs()[0].Name}
+		for i := 0; i < 3; i++ { // warm up
+			if _, err := s.Run(context.Background(), in, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Run(context.Background(), in, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			lat[c.name] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		})
+		s.Close()
+	}
+	if lat["int8"] > 0 {
+		b.ReportMetric(lat["fp32"]/lat["int8"], "speedup")
+		b.Logf("fp32 %.2f ms, int8 %.2f ms, speedup %.2fx", lat["fp32"]/1e6, lat["int8"]/1e6, lat["fp32"]/lat["int8"])
+	}
+}
