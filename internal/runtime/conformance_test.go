@@ -24,6 +24,7 @@ const corpusRoot = "/usr/share/libonnx-testdata/data"
 type conformanceCounts struct {
 	mu                                        sync.Mutex
 	models, loaded, ran, nondeterministic, id int
+	external                                  int // saved copies with external data files
 	notRunnable                               map[string]int // first error word → count, for the log
 }
 
@@ -66,7 +67,8 @@ func TestConformanceRoundTrip(t *testing.T) {
 	close(work)
 	wg.Wait()
 	t.Logf("ONNX backend corpus: %d models, %d loaded, %d ran in ONNX Runtime %s, %d identical after Load+Save "+
-		"(%d nondeterministic excluded)", c.models, c.loaded, c.ran, r.Version(), c.id, c.nondeterministic)
+		"(%d nondeterministic excluded; %d copies saved with external data)",
+		c.models, c.loaded, c.ran, r.Version(), c.id, c.nondeterministic, c.external)
 	t.Logf("not runnable by ORT (first words of its error): %v", c.notRunnable)
 	if c.ran == 0 {
 		t.Error("no model ran")
@@ -82,14 +84,23 @@ func conformOne(t *testing.T, r *Runtime, path string, c *conformanceCounts) {
 		t.Errorf("%s: onnx.Load: %v", name, err)
 		return
 	}
-	saved := filepath.Join(t.TempDir(), "model.onnx")
-	err = m.Save(saved, onnx.SaveOptions{})
+	// Save with every initializer of 64 bytes or more in an external file, so
+	// the copy also exercises external data as ORT reads it.
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "model.onnx")
+	err = m.Save(saved, onnx.SaveOptions{External: onnx.ExternalAlways, Threshold: 64})
 	m.Close()
 	if err != nil {
 		t.Errorf("%s: Save: %v", name, err)
 		return
 	}
-	count(func() { c.loaded++ })
+	files, _ := os.ReadDir(dir)
+	count(func() {
+		c.loaded++
+		if len(files) > 1 {
+			c.external++
+		}
+	})
 
 	opts := SessionOptions{IntraOpThreads: 1, InterOpThreads: 1}
 	orig, err := r.NewSession(path, opts)

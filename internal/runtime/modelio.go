@@ -33,17 +33,26 @@ const (
 	fieldGraphInput       = 11
 	fieldGraphOutput      = 12
 	fieldTensorName       = 8
+	fieldTensorLocation   = 14 // data_location: 1 = EXTERNAL
 )
 
+// modelInfo is what a session needs to know about a model before ORT loads it.
+type modelInfo struct {
+	inputs, outputs []TensorInfo
+	external        bool // some initializer keeps its bytes in an external file
+}
+
 // modelIO reads the graph's declared inputs (minus those that are
-// initializers, which ORT treats as constants) and outputs.
-func modelIO(model []byte) (inputs, outputs []TensorInfo, err error) {
+// initializers, which ORT treats as constants) and outputs, and whether any
+// initializer uses external data.
+func modelIO(model []byte) (info modelInfo, err error) {
+	var inputs, outputs []TensorInfo
 	graph, err := findField(model, fieldModelGraph)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read model: %w", err)
+		return info, fmt.Errorf("read model: %w", err)
 	}
 	if graph == nil {
-		return nil, nil, errors.New("read model: it has no graph (is this an ONNX model file?)")
+		return info, errors.New("read model: it has no graph (is this an ONNX model file?)")
 	}
 	initializers := map[string]bool{}
 	var ins, outs []*onnxpb.ValueInfoProto
@@ -51,33 +60,36 @@ func modelIO(model []byte) (inputs, outputs []TensorInfo, err error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, nil, fmt.Errorf("read model graph: %w", protowire.ParseError(n))
+			return info, fmt.Errorf("read model graph: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
 		if typ != protowire.BytesType || (num != fieldGraphInitializer && num != fieldGraphInput && num != fieldGraphOutput) {
 			n = protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return nil, nil, fmt.Errorf("read model graph: %w", protowire.ParseError(n))
+				return info, fmt.Errorf("read model graph: %w", protowire.ParseError(n))
 			}
 			b = b[n:]
 			continue
 		}
 		v, n := protowire.ConsumeBytes(b)
 		if n < 0 {
-			return nil, nil, fmt.Errorf("read model graph: %w", protowire.ParseError(n))
+			return info, fmt.Errorf("read model graph: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
 		switch num {
 		case fieldGraphInitializer:
 			name, err := findField(v, fieldTensorName)
 			if err != nil {
-				return nil, nil, fmt.Errorf("read model initializer: %w", err)
+				return info, fmt.Errorf("read model initializer: %w", err)
 			}
 			initializers[string(name)] = true
+			if isExternal(v) {
+				info.external = true
+			}
 		case fieldGraphInput, fieldGraphOutput:
 			vi := &onnxpb.ValueInfoProto{}
 			if err := proto.Unmarshal(v, vi); err != nil {
-				return nil, nil, fmt.Errorf("read model graph input/output: %w", err)
+				return info, fmt.Errorf("read model graph input/output: %w", err)
 			}
 			if num == fieldGraphInput {
 				ins = append(ins, vi)
@@ -94,7 +106,37 @@ func modelIO(model []byte) (inputs, outputs []TensorInfo, err error) {
 	for _, vi := range outs {
 		outputs = append(outputs, tensorInfo(vi))
 	}
-	return inputs, outputs, nil
+	info.inputs, info.outputs = inputs, outputs
+	return info, nil
+}
+
+// isExternal reports whether a serialised TensorProto says data_location =
+// EXTERNAL. Malformed bytes count as not external; ORT reports them.
+func isExternal(tensor []byte) bool {
+	b := tensor
+	external := false
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		if num == fieldTensorLocation && typ == protowire.VarintType {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return false
+			}
+			external = v == 1
+			b = b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+	}
+	return external
 }
 
 // findField returns the last occurrence of a length-delimited field (protobuf

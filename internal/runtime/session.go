@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -43,19 +42,25 @@ func newSession(path string, data []byte, opts SessionOptions) (*Session, error)
 	what := "model bytes"
 	if path != "" {
 		what = path
-		b, err := os.ReadFile(path)
+		b, release, err := readModel(path)
 		if err != nil {
 			return nil, fmt.Errorf("load model: %w", err)
 		}
+		defer release()
 		data = b
 	}
 	if len(data) == 0 {
 		return nil, fmt.Errorf("load %s: the model is empty", what)
 	}
-	inputs, outputs, err := modelIO(data)
+	info, err := modelIO(data)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", what, err)
 	}
+	if info.external && path == "" {
+		return nil, errors.New("load model bytes: the model keeps tensors in external data files, " +
+			"which ONNX Runtime can only find next to a model file; load it by path")
+	}
+	inputs, outputs := info.inputs, info.outputs
 	so, err := opts.build()
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", what, err)
@@ -64,7 +69,7 @@ func newSession(path string, data []byte, opts SessionOptions) (*Session, error)
 	inNames, outNames := names(inputs), names(outputs)
 	var das *ort.DynamicAdvancedSession
 	if path != "" {
-		data = nil // let ORT read the file itself (and its external data)
+		// ORT reads the file itself, and its external data next to it.
 		das, err = ort.NewDynamicAdvancedSession(path, inNames, outNames, so)
 	} else {
 		das, err = ort.NewDynamicAdvancedSessionWithONNXData(data, inNames, outNames, so)

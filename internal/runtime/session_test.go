@@ -333,3 +333,46 @@ func TestFashionMNIST(t *testing.T) {
 		t.Errorf("logits shape %v, want [4 10]", res["logits"].Shape)
 	}
 }
+
+// TestSessionExternalData loads a model whose weights live in an external
+// file: by path it runs, as bytes it is refused with a clear message.
+func TestSessionExternalData(t *testing.T) {
+	r := openRuntime(t)
+	const n = 512 // 2 KiB of weights, above the 1 KiB external threshold
+	w := make([]float32, n)
+	for i := range w {
+		w[i] = float32(i)
+	}
+	model := buildModel(t, []*onnxpb.NodeProto{node("Add", []string{"x", "w"}, []string{"y"})},
+		[]*onnxpb.ValueInfoProto{valueInfo("x", onnx.Float, n)},
+		[]*onnxpb.ValueInfoProto{valueInfo("y", onnx.Float, n)},
+		floatInit("w", []int64{n}, w))
+	m, err := onnx.Decode(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ext.onnx")
+	if err := m.Save(path, onnx.SaveOptions{External: onnx.ExternalAlways}); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := os.ReadDir(dir); len(files) < 2 {
+		t.Fatalf("Save wrote no external data file: %v", files)
+	}
+	s, err := r.NewSession(path, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.Run(context.Background(), map[string]*Tensor{"x": NewTensorFloat32([]int64{n}, make([]float32, n))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y, _ := out["y"].Float32s(); y[n-1] != n-1 {
+		t.Errorf("y[%d] = %v, want %d (weights read from the external file)", n-1, y[n-1], n-1)
+	}
+	b, _ := os.ReadFile(path)
+	if _, err := r.NewSession(b, SessionOptions{}); err == nil || !strings.Contains(err.Error(), "load it by path") {
+		t.Errorf("external-data model as bytes: got %v, want a 'load it by path' error", err)
+	}
+}
