@@ -24,7 +24,7 @@ const corpusRoot = "/usr/share/libonnx-testdata/data"
 type conformanceCounts struct {
 	mu                                        sync.Mutex
 	models, loaded, ran, nondeterministic, id int
-	external                                  int // saved copies with external data files
+	external                                  int            // saved copies with external data files
 	notRunnable                               map[string]int // first error word → count, for the log
 }
 
