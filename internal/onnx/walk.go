@@ -3,8 +3,8 @@ package onnx
 import "github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 
 // tensorVisit is called for every tensor of a model; initializer is true
-// for graph initializers (dense, and the values/indices of sparse ones),
-// false for tensors held in node attributes. Returning false stops the walk.
+// for dense graph initializers, false for the parts of sparse initializers
+// and for tensors held in node attributes. Returning false stops the walk.
 type tensorVisit func(t *onnxpb.TensorProto, initializer bool) bool
 
 // forEachTensor visits every tensor of the model: main graph, training
@@ -48,7 +48,9 @@ func walkGraphTensors(g *onnxpb.GraphProto, fn tensorVisit) bool {
 		}
 	}
 	for _, s := range g.GetSparseInitializer() {
-		if !walkSparse(s, true, fn) {
+		// Sparse parts are reported as non-initializers so Save leaves them
+		// where they are: external sparse data is poorly supported by runtimes.
+		if !walkSparse(s, false, fn) {
 			return false
 		}
 	}
