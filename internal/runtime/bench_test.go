@@ -71,4 +71,3 @@ func BenchmarkRunOverhead(b *testing.B) {
 		})
 	}
 }
-
