@@ -43,12 +43,13 @@ With --check, also run the structural checker (every input defined before
 use, single assignment, opsets imported, initializer data matching type and
 shape, graph inputs/outputs declared) and exit 1 when it finds problems.
 
---output json prints one object; its fields are stable: path, ir_version,
-producer_name, producer_version, domain, model_version, graph_name, opsets,
-inputs, outputs (name, dtype, shape), nodes, subgraph_nodes, subgraphs,
-op_types, subgraph_op_types, initializers, sparse_initializers, parameters,
-initializer_bytes, initializers_by_dtype, external_data, metadata_props,
-functions, and check (ok, problems) with --check.
+--output json prints one object; its fields are stable: path, domain,
+ir_version, producer_name, producer_version, model_version, graph_name,
+opsets (domain → version), inputs and outputs (name, dtype, shape: integers
+for fixed, names for symbolic, null for unknown dimensions), nodes,
+subgraph_nodes, op_types, subgraph_op_types, functions, parameters,
+initializers, initializer_bytes, bytes_by_dtype, external_data (location,
+bytes, tensors), metadata_props, and check (ok, problems) with --check.
 
 ` + cmdutil.ExitCodesHelp,
 		Example: `  mlops inspect testdata/fmnist/mlp.onnx
@@ -78,7 +79,7 @@ func inspectRun(opts *InspectOptions) error {
 	}
 	defer m.Close()
 
-	r := newReport(opts.Model, m.Proto)
+	r := newReport(opts.Model, m)
 	if opts.Check {
 		r.Check = &CheckResult{OK: true, Problems: []Problem{}}
 		if err := onnx.Check(m); err != nil {

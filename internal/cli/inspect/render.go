@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/onnx"
 )
 
 // render prints the report as titled sections of tables.
@@ -22,9 +23,6 @@ func render(io *cmdutil.IOStreams, r *Report) error {
 	kv.AddRow("opsets", opsetList(r.Opsets))
 	kv.AddRow("nodes", nodeSummary(r))
 	kv.AddRow("parameters", fmt.Sprintf("%s in %d initializer(s), %s", thousands(r.Parameters), r.Initializers, humanBytes(r.InitializerBytes)))
-	if r.SparseInitializers > 0 {
-		kv.AddRow("sparse initializers", strconv.Itoa(r.SparseInitializers))
-	}
 	if r.Functions > 0 {
 		kv.AddRow("functions", strconv.Itoa(r.Functions))
 	}
@@ -34,7 +32,7 @@ func render(io *cmdutil.IOStreams, r *Report) error {
 
 	for _, sec := range []struct {
 		title  string
-		values []Value
+		values []onnx.ValueSummary
 	}{{"Inputs", r.Inputs}, {"Outputs", r.Outputs}} {
 		fmt.Fprintln(io.Out)
 		cmdutil.Heading(io, sec.title)
@@ -61,13 +59,12 @@ func render(io *cmdutil.IOStreams, r *Report) error {
 		return err
 	}
 
-	if len(r.InitializersByDType) > 0 {
+	if len(r.BytesByDType) > 0 {
 		fmt.Fprintln(io.Out)
-		cmdutil.Heading(io, "Initializers")
-		t := cmdutil.NewTable(io, "dtype", "tensors", "parameters", "bytes")
-		for _, k := range sortedKeys(r.InitializersByDType) {
-			s := r.InitializersByDType[k]
-			t.AddRow(k, strconv.Itoa(s.Count), thousands(s.Parameters), humanBytes(s.Bytes))
+		cmdutil.Heading(io, "Initializer bytes by type")
+		t := cmdutil.NewTable(io, "dtype", "bytes")
+		for _, k := range sortedKeys(r.BytesByDType) {
+			t.AddRow(k, humanBytes(r.BytesByDType[k]))
 		}
 		if err := t.Render(); err != nil {
 			return err
@@ -113,8 +110,8 @@ func render(io *cmdutil.IOStreams, r *Report) error {
 
 func nodeSummary(r *Report) string {
 	s := strconv.Itoa(r.Nodes)
-	if r.Subgraphs > 0 {
-		s += fmt.Sprintf(" (%d inside %d subgraph(s))", r.SubgraphNodes, r.Subgraphs)
+	if r.SubgraphNodes > 0 {
+		s += fmt.Sprintf(" (%d inside subgraphs)", r.SubgraphNodes)
 	}
 	return s
 }

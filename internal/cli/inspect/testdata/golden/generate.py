@@ -31,6 +31,10 @@ MODELS = {
     "sample": os.path.join(TESTDATA, "sample", "sample.onnx"),
     "fmnist_mlp": os.path.join(REPO, "testdata", "fmnist", "mlp.onnx"),
     "fmnist_cnn": os.path.join(REPO, "testdata", "fmnist", "cnn.onnx"),
+    "synthetic_kitchen": os.path.join(REPO, "testdata", "synthetic", "kitchen.onnx"),
+    "synthetic_mlp": os.path.join(REPO, "testdata", "synthetic", "mlp.onnx"),
+    "synthetic_subgraphs": os.path.join(REPO, "testdata", "synthetic", "subgraphs.onnx"),
+    "synthetic_external": os.path.join(REPO, "testdata", "synthetic", "external", "model.onnx"),
     "node_if": os.path.join(CORPUS, "node", "test_if", "model.onnx"),
     "node_loop11": os.path.join(CORPUS, "node", "test_loop11", "model.onnx"),
     "node_scan9_sum": os.path.join(CORPUS, "node", "test_scan9_sum", "model.onnx"),
@@ -45,13 +49,19 @@ BITS = {
     "INT64": 64, "BOOL": 8, "FLOAT16": 16, "DOUBLE": 64, "UINT32": 32,
     "UINT64": 64, "COMPLEX64": 64, "COMPLEX128": 128, "BFLOAT16": 16,
     "FLOAT8E4M3FN": 8, "FLOAT8E4M3FNUZ": 8, "FLOAT8E5M2": 8, "FLOAT8E5M2FNUZ": 8,
-    "UINT4": 4, "INT4": 4,
+    "UINT4": 4, "INT4": 4, "FLOAT4E2M1": 4, "FLOAT8E8M0": 8, "UINT2": 2, "INT2": 2,
 }
+
+# Element types newer than Debian's onnx 1.12, numbered as in onnx.proto.
+NEWER_TYPES = {17: "FLOAT8E4M3FN", 18: "FLOAT8E4M3FNUZ", 19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ",
+               21: "UINT4", 22: "INT4", 23: "FLOAT4E2M1", 24: "FLOAT8E8M0", 25: "UINT2", 26: "INT2"}
 
 DEFAULT_DOMAIN = "ai.onnx"
 
 
 def dtype_name(elem_type):
+    if elem_type in NEWER_TYPES:
+        return NEWER_TYPES[elem_type]
     return TensorProto.DataType.Name(elem_type)
 
 
@@ -60,7 +70,7 @@ def type_string(tp):
     if kind == "tensor_type":
         return dtype_name(tp.tensor_type.elem_type)
     if kind == "sparse_tensor_type":
-        return "sparse_tensor(%s)" % dtype_name(tp.sparse_tensor_type.elem_type)
+        return "sparse(%s)" % dtype_name(tp.sparse_tensor_type.elem_type)
     if kind == "sequence_type":
         return "seq(%s)" % type_string(tp.sequence_type.elem_type)
     if kind == "map_type":
@@ -104,90 +114,87 @@ def subgraphs(node):
             yield from a.graphs
 
 
-def walk(graph, depth, visit):
-    for n in graph.node:
-        visit(n, depth)
-        for g in subgraphs(n):
-            walk(g, depth + 1, visit)
-
-
 def op_key(node):
     if node.domain in ("", DEFAULT_DOMAIN):
         return node.op_type
-    return node.domain + ":" + node.op_type
+    return node.domain + "." + node.op_type
 
 
 def tensor_bytes(t, elements):
+    """Size implied by dims and element type (strings: their total length)."""
     name = dtype_name(t.data_type)
-    if t.data_location == TensorProto.EXTERNAL:
-        ext = {e.key: e.value for e in t.external_data}
-        if "length" in ext:
-            return int(ext["length"])
-    elif len(t.raw_data) > 0:
-        return len(t.raw_data)
     if name == "STRING":
         return sum(len(s) for s in t.string_data)
     return math.ceil(elements * BITS[name] / 8)
 
 
 def summarize(path):
+    """Mirror of the fields of onnx.Summary (+ path/domain) computed here.
+
+    Initializers are counted in every graph, subgraphs included; a sparse
+    initializer counts once, its values towards parameters, its values and
+    indices towards bytes.
+    """
     m = onnx.load(path, load_external_data=False)
     g = m.graph
     init_names = {t.name for t in g.initializer}
-    counts = {"nodes": 0, "subgraph_nodes": 0, "subgraphs": 0}
-    op_types, sub_op_types = {}, {}
+    acc = {"nodes": 0, "subgraph_nodes": 0, "initializers": 0, "parameters": 0, "bytes": 0}
+    op_types, sub_op_types, by_dtype, external = {}, {}, {}, {}
 
-    def visit(n, depth):
-        counts["nodes"] += 1
-        k = op_key(n)
-        op_types[k] = op_types.get(k, 0) + 1
-        if depth > 0:
-            counts["subgraph_nodes"] += 1
-            sub_op_types[k] = sub_op_types.get(k, 0) + 1
-        counts["subgraphs"] += sum(1 for _ in subgraphs(n))
-
-    walk(g, 0, visit)
-
-    parameters, total_bytes = 0, 0
-    by_dtype, external = {}, {}
-    for t in g.initializer:
+    def add_tensor(t, count_params):
         elements = int(np.prod(t.dims)) if len(t.dims) else 1
         nbytes = tensor_bytes(t, elements)
-        parameters += elements
-        total_bytes += nbytes
-        d = by_dtype.setdefault(dtype_name(t.data_type), {"count": 0, "parameters": 0, "bytes": 0})
-        d["count"] += 1
-        d["parameters"] += elements
-        d["bytes"] += nbytes
+        if count_params:
+            acc["parameters"] += elements
+        acc["bytes"] += nbytes
+        name = dtype_name(t.data_type)
+        by_dtype[name] = by_dtype.get(name, 0) + nbytes
         if t.data_location == TensorProto.EXTERNAL:
             ext = {e.key: e.value for e in t.external_data}
             e = external.setdefault(ext["location"], {"location": ext["location"], "tensors": 0, "bytes": 0})
             e["tensors"] += 1
             e["bytes"] += nbytes
 
+    def walk_graph(graph, sub):
+        for t in graph.initializer:
+            acc["initializers"] += 1
+            add_tensor(t, True)
+        for sp in graph.sparse_initializer:
+            acc["initializers"] += 1
+            add_tensor(sp.values, True)
+            add_tensor(sp.indices, False)
+        for n in graph.node:
+            k = op_key(n)
+            acc["nodes"] += 1
+            op_types[k] = op_types.get(k, 0) + 1
+            if sub:
+                acc["subgraph_nodes"] += 1
+                sub_op_types[k] = sub_op_types.get(k, 0) + 1
+            for sg in subgraphs(n):
+                walk_graph(sg, True)
+
+    walk_graph(g, False)
     return {
+        "domain": m.domain,
         "ir_version": m.ir_version,
         "producer_name": m.producer_name,
         "producer_version": m.producer_version,
-        "domain": m.domain,
         "model_version": m.model_version,
         "graph_name": g.name,
         "opsets": {(o.domain or DEFAULT_DOMAIN): o.version for o in m.opset_import},
         "inputs": [value_info(vi) for vi in g.input if vi.name not in init_names],
         "outputs": [value_info(vi) for vi in g.output],
-        "nodes": counts["nodes"],
-        "subgraph_nodes": counts["subgraph_nodes"],
-        "subgraphs": counts["subgraphs"],
+        "nodes": acc["nodes"],
+        "subgraph_nodes": acc["subgraph_nodes"],
         "op_types": op_types,
         "subgraph_op_types": sub_op_types,
-        "initializers": len(g.initializer),
-        "sparse_initializers": len(g.sparse_initializer),
-        "parameters": parameters,
-        "initializer_bytes": total_bytes,
-        "initializers_by_dtype": by_dtype,
+        "functions": len(m.functions),
+        "parameters": acc["parameters"],
+        "initializers": acc["initializers"],
+        "initializer_bytes": acc["bytes"],
+        "bytes_by_dtype": by_dtype,
         "external_data": sorted(external.values(), key=lambda e: e["location"]),
         "metadata_props": {p.key: p.value for p in m.metadata_props},
-        "functions": len(m.functions),
     }
 
 
