@@ -1,0 +1,88 @@
+# mlops — build, test and demo targets. Every target is idempotent and works
+# on a fresh Debian machine (`make setup` installs what is missing).
+#
+#   make demo   run the main job on the bundled Fashion-MNIST model
+#   make test   set up, build, and run every test (what CI runs)
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+GO        ?= go
+PKG       := github.com/mlops-dev/mlops
+DEPS      := $(CURDIR)/.deps
+TOOLS     := $(DEPS)/bin
+GORELEASER := $(TOOLS)/goreleaser
+BIN       := bin/mlops
+DEMO_MODEL ?= testdata/fmnist/mlp.onnx
+TEST_TIMEOUT ?= 25m
+
+# onnxruntime_go dlopens the library through cgo.
+export CGO_ENABLED := 1
+export PATH := $(TOOLS):$(PATH)
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+LDFLAGS := -s -w \
+	-X $(PKG)/internal/cli/version.version=$(VERSION) \
+	-X $(PKG)/internal/cli/version.commit=$(COMMIT) \
+	-X $(PKG)/internal/cli/version.date=$(DATE)
+
+# Packages whose benchmarks `make bench` runs; add yours with
+# BENCH_PKGS += ./internal/yourpkg/...
+BENCH_PKGS := ./internal/onnx/...
+BENCH_TIME ?= 1x
+
+.PHONY: setup build test bench lint demo generate clean
+
+## setup: Debian packages (as root), ONNX Runtime 1.30.0, Go modules, pinned tools
+setup:
+	scripts/setup-debian.sh
+	scripts/setup-ort.sh
+	$(GO) mod download
+	scripts/install-tools.sh
+
+## build: bin/mlops with version metadata (cgo on)
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mlops
+	@echo "built $(BIN) ($(VERSION))"
+
+## test: everything CI checks; prints go test's per-package summary
+test: setup build
+	@mkdir -p .cache
+	@set +e; \
+	MLOPS_REQUIRE_ORT=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee .cache/test.log; \
+	rc=$${PIPESTATUS[0]}; \
+	echo "== go test summary: $$(grep -cE '^ok ' .cache/test.log) packages ok, $$(grep -cE '^FAIL[[:space:]]' .cache/test.log) failed, $$(grep -cE '^\?' .cache/test.log) without tests"; \
+	grep -E '^(FAIL|--- FAIL)' .cache/test.log || true; \
+	exit $$rc
+	$(GORELEASER) check
+
+## bench: run benchmarks and write .cache/bench-report.txt
+bench: setup
+	@mkdir -p .cache
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -timeout 60m $(BENCH_PKGS) 2>&1 | tee .cache/bench-report.txt
+	@echo "report: .cache/bench-report.txt"
+
+## lint: gofmt must list nothing; go vet must pass
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## demo: the main job on the bundled model, step by step
+demo: build
+	@test -f $(DEMO_MODEL) || { echo "demo: $(DEMO_MODEL) is missing (generate it: /usr/bin/python3 testdata/fmnist/generate.py)"; exit 1; }
+	@echo "==> inspect $(DEMO_MODEL)"
+	$(BIN) inspect $(DEMO_MODEL)
+	$(BIN) inspect --check $(DEMO_MODEL) --output json > /dev/null && echo "checker: ok"
+
+## generate: regenerate committed generated code (needs protoc, protoc-gen-go)
+generate:
+	@command -v protoc >/dev/null || { echo "generate: protoc missing: run make setup (as root) or apt-get install protobuf-compiler"; exit 1; }
+	@test -x $(TOOLS)/protoc-gen-go || scripts/install-tools.sh
+	$(GO) generate ./...
+
+clean:
+	rm -rf bin dist .cache

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the pinned Go tools mlops' build uses into .deps/bin:
+#   protoc-gen-go  (go generate of internal/onnx/onnxpb)
+#   goreleaser     (`goreleaser check` in `make test`, releases)
+# Idempotent: a tool already at the pinned version is kept.
+set -euo pipefail
+
+PROTOC_GEN_GO_VERSION=v1.36.12
+GORELEASER_VERSION=v2.15.1
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/.deps/bin"
+mkdir -p "$bin"
+
+install_tool() { # name version-probe-command expected-substring module@version
+  local name=$1 expected=$2 module=$3
+  if [ -x "$bin/$name" ] && "$bin/$name" --version 2>/dev/null | grep -qF -- "$expected"; then
+    echo "$name $expected: already installed"
+    return
+  fi
+  echo "$name $expected: installing (go install $module)"
+  GOBIN="$bin" GOFLAGS=-buildvcs=false go install "$module"
+}
+
+install_tool protoc-gen-go "$PROTOC_GEN_GO_VERSION" "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION"
+install_tool goreleaser "${GORELEASER_VERSION#v}" "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
