@@ -1,0 +1,91 @@
+package metrics
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sbinet/npyio/npy"
+)
+
+// benchData is the workload testdata/metrics/bench.py times with sklearn:
+// 10 M multiclass labels/predictions (10 classes) and 10 M binary
+// labels/scores. With MLOPS_BENCH_DATA set to the directory bench.py wrote,
+// the benchmark reads the very same arrays; otherwise it generates its own.
+type benchData struct {
+	y, p   []int
+	yb     []bool
+	scores []float64
+}
+
+func loadBenchData(b *testing.B) benchData {
+	b.Helper()
+	dir := os.Getenv("MLOPS_BENCH_DATA")
+	if dir == "" {
+		const n = 10_000_000
+		rng := rand.New(rand.NewPCG(1, 2))
+		d := benchData{y: make([]int, n), p: make([]int, n), yb: make([]bool, n), scores: make([]float64, n)}
+		for i := 0; i < n; i++ {
+			d.y[i] = rng.IntN(10)
+			d.p[i] = d.y[i]
+			if rng.Float64() < 0.3 {
+				d.p[i] = rng.IntN(10)
+			}
+			d.yb[i] = rng.IntN(2) == 1
+			d.scores[i] = rng.Float64()
+			if d.yb[i] {
+				d.scores[i] = d.scores[i]*0.7 + 0.3
+			}
+		}
+		return d
+	}
+	read := func(name string, ptr any) {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := npy.Read(f, ptr); err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+	}
+	var y, p, yb []int64
+	var d benchData
+	read("y_true.npy", &y)
+	read("y_pred.npy", &p)
+	read("yb_true.npy", &yb)
+	read("yb_score.npy", &d.scores)
+	d.y, d.p, d.yb = make([]int, len(y)), make([]int, len(p)), make([]bool, len(yb))
+	for i := range y {
+		d.y[i], d.p[i] = int(y[i]), int(p[i])
+	}
+	for i, v := range yb {
+		d.yb[i] = v == 1
+	}
+	return d
+}
+
+// BenchmarkSklearnWorkload computes what bench.py asks sklearn for:
+// accuracy, balanced accuracy, confusion matrix, precision/recall/F1
+// micro/macro/weighted on the multiclass set, ROC-AUC and average
+// precision on the binary set.
+func BenchmarkSklearnWorkload(b *testing.B) {
+	d := loadBenchData(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cm, err := NewConfusion(d.y, d.p, 10)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = cm.Accuracy()
+		_ = cm.BalancedAccuracy()
+		_ = cm.Micro(0)
+		_ = cm.Macro(0)
+		_ = cm.Weighted(0)
+		if _, _, err := BinaryRanking(d.yb, d.scores); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(d.y)), "predictions")
+}
