@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,15 @@ func TestSessionFromFileAndBadModels(t *testing.T) {
 		if _, err := r.NewSession(model, SessionOptions{}); err == nil {
 			t.Errorf("%s: NewSession succeeded", name)
 		}
+	}
+	if providers, _ := r.Providers(); !slices.Contains(providers, "CUDAExecutionProvider") {
+		_, err := r.NewSession(addModel(t), SessionOptions{Providers: []string{"cuda"}})
+		if err == nil || !strings.Contains(err.Error(), "CUDA") {
+			t.Errorf("CUDA on a library without it: got %v, want an error naming CUDA", err)
+		}
+	}
+	if _, err := r.NewSession(addModel(t), SessionOptions{Providers: []string{"CPU"}, InterOpThreads: 2}); err != nil {
+		t.Errorf("explicit CPU provider: %v", err)
 	}
 	for _, opts := range []SessionOptions{
 		{IntraOpThreads: -1},

@@ -48,7 +48,11 @@ func render(io *cmdutil.IOStreams, r Report) error {
 	t := cmdutil.NewTable(io, "check", "status", "detail")
 	switch {
 	case r.ORT.Found:
-		t.AddRow("onnxruntime", "ok", r.ORT.Version+" at "+r.ORT.Path+" ("+r.ORT.Source+")")
+		detail := r.ORT.Version + " at " + r.ORT.Path + " (" + r.ORT.Source + ")"
+		if r.ORT.Version != r.ORT.Expected {
+			detail += "; mlops is tested with " + r.ORT.Expected
+		}
+		t.AddRow("onnxruntime", "ok", detail)
 		t.AddRow("providers", "ok", strings.Join(r.ORT.Providers, ", "))
 	case r.ORT.Path != "":
 		t.AddRow("onnxruntime", "error", "cannot load "+r.ORT.Path+" (details below)")
