@@ -41,7 +41,7 @@ type CalibrationStats struct {
 // every selected node.
 func CalibrationTensors(m *onnx.Model, opts Options) []string {
 	g := m.Proto.GetGraph()
-	s := newScope(g, nil, "")
+	s := newScope(g, nil, "", m.Proto.GetIrVersion() < 4)
 	seen := map[string]bool{}
 	var out []string
 	add := func(x string) {

@@ -59,7 +59,7 @@ func (r *rewriter) qdqNode(s *scope, n *onnxpb.NodeProto) (string, error) {
 		if len(biasScales) > 1 {
 			attrs = append(attrs, attrInt("axis", 0))
 		}
-		s.pre[n] = append(s.pre[n], node("DequantizeLinear", "", r.names.fresh(bdq), []string{biasQ, bs}, []string{bdq}, attrs...))
+		s.pre[n] = append(s.pre[n], node("DequantizeLinear", r.qdqDomain(), r.names.fresh(bdq), []string{biasQ, bs}, []string{bdq}, attrs...))
 		n.Input[2] = bdq
 	}
 	// Output: the op now writes y_float; Q/DQ after it restore the name y, so
@@ -73,8 +73,8 @@ func (r *rewriter) qdqNode(s *scope, n *onnxpb.NodeProto) (string, error) {
 	yq := r.names.fresh(y + "_quantized")
 	n.Output[0] = yf
 	s.post[n] = append(s.post[n],
-		node("QuantizeLinear", "", r.names.fresh(yq), []string{yf, ya.scale, ya.zp}, []string{yq}),
-		node("DequantizeLinear", "", r.names.fresh(y+"_dq"), []string{yq, ya.scale, ya.zp}, []string{y}))
+		node("QuantizeLinear", r.qdqDomain(), r.names.fresh(yq), []string{yf, ya.scale, ya.zp}, []string{yq}),
+		node("DequantizeLinear", r.qdqDomain(), r.names.fresh(y+"_dq"), []string{yq, ya.scale, ya.zp}, []string{y}))
 	r.acts[s]["qdq:"+y] = &qact{dq: y}
 	r.lastOut = y
 	return "", nil
@@ -93,8 +93,8 @@ func (r *rewriter) qdqActivation(s *scope, n *onnxpb.NodeProto, x string) (strin
 	xq := r.names.fresh(x + "_quantized")
 	xdq := r.names.fresh(x + "_dequantized")
 	s.pre[n] = append(s.pre[n],
-		node("QuantizeLinear", "", r.names.fresh(xq), []string{x, a.scale, a.zp}, []string{xq}),
-		node("DequantizeLinear", "", r.names.fresh(xdq), []string{xq, a.scale, a.zp}, []string{xdq}))
+		node("QuantizeLinear", r.qdqDomain(), r.names.fresh(xq), []string{x, a.scale, a.zp}, []string{xq}),
+		node("DequantizeLinear", r.qdqDomain(), r.names.fresh(xdq), []string{xq, a.scale, a.zp}, []string{xdq}))
 	r.acts[s]["qdq:"+x] = &qact{dq: xdq}
 	return xdq, nil
 }
@@ -110,7 +110,7 @@ func (r *rewriter) dequantizeWeight(s *scope, n *onnxpb.NodeProto, qw *qweight) 
 	if len(qw.w.Params) > 1 {
 		attrs = append(attrs, attrInt("axis", int64(qw.w.Axis)))
 	}
-	s.pre[n] = append(s.pre[n], node("DequantizeLinear", "", r.names.fresh(out), []string{qw.q, qw.scale, qw.zp}, []string{out}, attrs...))
+	s.pre[n] = append(s.pre[n], node("DequantizeLinear", r.qdqDomain(), r.names.fresh(out), []string{qw.q, qw.scale, qw.zp}, []string{out}, attrs...))
 	r.acts[s]["wdq:"+qw.q] = &qact{dq: out}
 	return out
 }
@@ -120,4 +120,15 @@ func dimsOf(scales []float32) []int64 {
 		return nil
 	}
 	return []int64{int64(len(scales))}
+}
+
+// qdqDomain is where QuantizeLinear/DequantizeLinear come from: the ONNX
+// domain from opset 10, else ONNX Runtime's com.microsoft versions, so that
+// old-opset models can still hold int8 tensors.
+func (r *rewriter) qdqDomain() string {
+	if r.opset >= 10 {
+		return ""
+	}
+	r.msOps = true
+	return "com.microsoft"
 }

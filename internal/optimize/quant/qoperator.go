@@ -69,7 +69,7 @@ func (r *rewriter) qoperatorNode(s *scope, n *onnxpb.NodeProto) (string, error) 
 		if biasQ != "" {
 			c = biasQ
 		}
-		attrs := []*onnxpb.AttributeProto{attrInt("transA", 0), attrInt("transB", attrIntOr(n, "transB", 0)),
+		attrs := []*onnxpb.AttributeProto{attrInt("transA", attrIntOr(n, "transA", 0)), attrInt("transB", attrIntOr(n, "transB", 0)),
 			{Name: proto.String("alpha"), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(alpha)}}
 		q = node("QGemm", "com.microsoft", name, []string{x.q, x.scale, x.zp, b.q, b.scale, b.zp, c, ya.scale, ya.zp}, []string{yq}, attrs...)
 		r.msOps = true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
@@ -55,16 +56,15 @@ var quantizedOps = map[string]bool{
 	"MatMulNBits": true, "QAttention": true,
 }
 
+// ErrOpsetTooOld means the model's opset has no quantization operators.
+var ErrOpsetTooOld = errors.New("opset too old for quantization")
+
 // CheckQuantizable rejects models this package cannot or should not rewrite:
-// opset below 10 and models that already carry quantization nodes.
+// models without a graph and models that already carry quantization nodes.
+// (Opset limits depend on the mode; Quantize checks them.)
 func CheckQuantizable(m *onnx.Model) error {
 	if m == nil || m.Proto == nil || m.Proto.GetGraph() == nil {
 		return errors.New("model has no graph")
-	}
-	opset := defaultOpset(m.Proto)
-	if opset < 10 {
-		return fmt.Errorf("model uses opset %d; quantization needs opset 10 or later "+
-			"(QuantizeLinear, MatMulInteger): re-export the model with a newer opset", opset)
 	}
 	var found *onnxpb.NodeProto
 	walkNodes(m.Proto.GetGraph(), func(n *onnxpb.NodeProto) {
@@ -138,6 +138,10 @@ func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[strin
 	if err := CheckQuantizable(m); err != nil {
 		return nil, err
 	}
+	if opset := defaultOpset(m.Proto); opset < 10 && opts.Mode == Static && opts.Format == QOperator {
+		return nil, fmt.Errorf("%w: the model uses opset %d and QLinearConv/QLinearMatMul need opset 10 or later: "+
+			"use --format qdq, or re-export the model with a newer opset", ErrOpsetTooOld, opset)
+	}
 	r := &rewriter{
 		ctx: ctx, m: m, opts: opts, ranges: ranges, opset: defaultOpset(m.Proto),
 		names:   names{used: map[string]bool{}},
@@ -157,8 +161,12 @@ func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[strin
 		total += c
 	}
 	if total == 0 {
-		return r.res, fmt.Errorf("%w: no %v node could be quantized (%d candidates skipped)",
-			ErrNothingToQuantize, SupportedOpTypes(opts.Mode), len(r.res.NodesSkipped))
+		why := ""
+		if len(r.res.NodesSkipped) > 0 {
+			why = "; first reason: " + r.res.NodesSkipped[0].Reason
+		}
+		return r.res, fmt.Errorf("%w: no %v node could be quantized (%d candidates skipped%s)",
+			ErrNothingToQuantize, SupportedOpTypes(opts.Mode), len(r.res.NodesSkipped), why)
 	}
 	removeDead(m.Proto.GetGraph())
 	if r.msOps {
@@ -186,7 +194,7 @@ func addOpset(mp *onnxpb.ModelProto, domain string, version int64) {
 // graph quantizes one graph and, depth first, the bodies of its control-flow
 // nodes.
 func (r *rewriter) graph(g *onnxpb.GraphProto, parent *scope, path string) error {
-	s := newScope(g, parent, path)
+	s := newScope(g, parent, path, r.m.Proto.GetIrVersion() < 4)
 	r.acts[s] = map[string]*qact{}
 	uses := useCounts(g)
 	for _, n := range g.GetNode() {
@@ -311,13 +319,14 @@ func removeDead(g *onnxpb.GraphProto) {
 			}
 		}
 	}
-	removable := map[string]bool{"Identity": true, "Constant": true, "DequantizeLinear": true, "QuantizeLinear": true}
+	removable := map[string]bool{"Identity": true, "Constant": true, "Transpose": true, "DequantizeLinear": true, "QuantizeLinear": true}
 	for changed := true; changed; {
 		changed = false
 		u := useCounts(g)
 		kept := g.Node[:0]
 		for _, n := range g.GetNode() {
-			dead := removable[n.GetOpType()] && (n.GetDomain() == "" || n.GetDomain() == "ai.onnx")
+			dom := n.GetDomain()
+			dead := removable[n.GetOpType()] && (dom == "" || dom == "ai.onnx" || (dom == "com.microsoft" && strings.HasSuffix(n.GetOpType(), "QuantizeLinear")))
 			for _, o := range n.GetOutput() {
 				if u[o] > 0 {
 					dead = false

@@ -22,10 +22,13 @@ type scope struct {
 	// existing node when the node list is rebuilt; replace swaps a node.
 	pre, post map[*onnxpb.NodeProto][]*onnxpb.NodeProto
 	replace   map[*onnxpb.NodeProto][]*onnxpb.NodeProto
+	// irBelow4: before IR version 4 every initializer had to be listed as
+	// a graph input, and such inputs are constants.
+	irBelow4 bool
 }
 
-func newScope(g *onnxpb.GraphProto, parent *scope, path string) *scope {
-	s := &scope{
+func newScope(g *onnxpb.GraphProto, parent *scope, path string, irBelow4 bool) *scope {
+	s := &scope{irBelow4: irBelow4,
 		g: g, parent: parent, path: path,
 		inits:    map[string]*onnxpb.TensorProto{},
 		inputs:   map[string]bool{},
@@ -57,11 +60,39 @@ type constant struct {
 	tensor *onnxpb.TensorProto
 	owner  *scope // where the quantized copy is stored
 	key    string // identifies the source tensor across scopes
+	// transposed: the value is the 2-D transpose of tensor (a Transpose
+	// node applied to a constant, as older PyTorch exports write Linear).
+	transposed bool
 }
 
-// resolveConst follows name through Identity/Constant nodes and enclosing
-// scopes. It returns nil when the value is computed at run time.
+// dims are the dimensions of the constant's value.
+func (c *constant) dims() []int64 {
+	d := c.tensor.GetDims()
+	if c.transposed && len(d) == 2 {
+		return []int64{d[1], d[0]}
+	}
+	return d
+}
+
+// resolveConst follows name through Identity/Constant nodes, a 2-D
+// Transpose, and enclosing scopes. It returns nil when the value is
+// computed at run time.
 func (s *scope) resolveConst(name string) *constant {
+	if n, ok := s.producer[name]; ok && n.GetOpType() == "Transpose" && n.GetDomain() == "" && len(n.GetInput()) == 1 {
+		perm := getAttr(n, "perm")
+		if perm == nil || (len(perm.GetInts()) == 2 && perm.GetInts()[0] == 1 && perm.GetInts()[1] == 0) {
+			if c := s.resolveConstPlain(n.GetInput()[0]); c != nil && len(c.tensor.GetDims()) == 2 {
+				c.transposed = true
+				c.key += "^T"
+				return c
+			}
+		}
+		return nil
+	}
+	return s.resolveConstPlain(name)
+}
+
+func (s *scope) resolveConstPlain(name string) *constant {
 	for depth := 0; depth < 64 && s != nil; depth++ {
 		if n, ok := s.producer[name]; ok {
 			switch {
@@ -77,8 +108,10 @@ func (s *scope) resolveConst(name string) *constant {
 			}
 			return nil
 		}
-		if s.inputs[name] {
-			return nil // an overridable default or a real input: not constant
+		if s.inputs[name] && !(s.irBelow4 && s.inits[name] != nil) {
+			// A real input, or (IR >= 4) an initializer that is also an input:
+			// a default the caller may override, so not a constant.
+			return nil
 		}
 		if t, ok := s.inits[name]; ok {
 			return &constant{tensor: t, owner: s, key: fmt.Sprintf("%p", t)}

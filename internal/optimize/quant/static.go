@@ -35,38 +35,48 @@ func (r *rewriter) planStatic(s *scope, n *onnxpb.NodeProto) (*staticPlan, strin
 	}
 	switch n.GetOpType() {
 	case "Conv":
-		if b.weight == nil {
-			return nil, "weight W is computed at run time"
-		}
+		// A weight computed at run time is quantized like an activation.
 		if len(in) > 2 && in[2] != "" {
-			if p.bias = s.resolveConst(in[2]); p.bias == nil {
-				return nil, "bias B is computed at run time"
+			if p.bias = s.resolveConst(in[2]); p.bias == nil && r.opts.Format == QOperator {
+				return nil, "bias B is computed at run time (QLinearConv needs a constant int32 bias)"
 			}
 			p.biasName = in[2]
 		}
 	case "MatMul":
+		if r.opset < 10 {
+			// ORT fuses DQ->MatMul->Q into QLinearMatMul, which these opsets lack.
+			return nil, fmt.Sprintf("opset %d: ONNX Runtime would rewrite a quantized MatMul into QLinearMatMul, which needs opset 10", r.opset)
+		}
 		p.axis = 1
-		if b.weight != nil && len(b.weight.tensor.GetDims()) != 2 {
-			return nil, fmt.Sprintf("weight B has rank %d; only 2-D weights are quantized", len(b.weight.tensor.GetDims()))
+		if b.weight != nil && len(b.weight.dims()) != 2 {
+			return nil, fmt.Sprintf("weight B has rank %d; only 2-D weights are quantized", len(b.weight.dims()))
 		}
 	case "Gemm":
-		if attrIntOr(n, "transA", 0) != 0 {
-			return nil, "transA=1 is not supported by the integer kernels"
-		}
-		if b.weight == nil {
-			return nil, "weight B is computed at run time"
-		}
 		if attrIntOr(n, "transB", 0) == 0 {
 			p.axis = 1
 		}
 		if len(in) > 2 && in[2] != "" {
-			if p.bias = s.resolveConst(in[2]); p.bias == nil {
-				return nil, "bias C is computed at run time"
+			if p.bias = s.resolveConst(in[2]); p.bias == nil && r.opts.Format == QOperator {
+				return nil, "bias C is computed at run time (QGemm needs a constant int32 bias)"
 			}
 			p.biasName = in[2]
 		}
 	default:
 		return nil, "op type not supported in static mode"
+	}
+	if p.bias != nil && b.weight == nil {
+		if r.opts.Format == QOperator {
+			return nil, "a bias needs a constant weight to become int32"
+		}
+		p.bias = nil // QDQ: the bias stays float
+	}
+	if p.bias != nil && n.GetOpType() == "Gemm" {
+		if _, dims, _, _ := r.constFloats(p.bias); len(dims) != 1 {
+			if r.opts.Format == QOperator {
+				return nil, "bias C is not a vector (QGemm needs an int32 [N] bias)"
+			}
+			p.bias = nil
+		}
 	}
 	p.ops = []operand{a, b}
 	needs := []string{a.name, n.GetOutput()[0]}
@@ -113,7 +123,7 @@ func (r *rewriter) actParams(s *scope, x string) (*qact, error) {
 // staticWeight quantizes the constant operand of a planned node.
 func (r *rewriter) staticWeight(n *onnxpb.NodeProto, p *staticPlan) (*qweight, string, error) {
 	c := p.ops[1].weight
-	perChannel := r.opts.perChannel(n.GetOpType()) && len(c.tensor.GetDims()) > p.axis
+	perChannel := r.opts.perChannel(n.GetOpType()) && len(c.dims()) > p.axis
 	if r.opset < 13 && r.opts.Format == QDQ {
 		perChannel = false // DequantizeLinear's axis attribute arrived in opset 13
 	}

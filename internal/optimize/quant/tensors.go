@@ -45,7 +45,7 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 		return nil, "", fmt.Errorf("read weight %s: %w", t.GetName(), err)
 	}
 	dims := append([]int64(nil), t.GetDims()...)
-	if v.transpose {
+	if v.transpose != c.transposed {
 		if len(dims) != 2 {
 			return nil, fmt.Sprintf("weight %s has rank %d, want 2", t.GetName(), len(dims)), nil
 		}
@@ -157,5 +157,9 @@ func (r *rewriter) constFloats(c *constant) ([]float32, []int64, string, error) 
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("read %s: %w", c.tensor.GetName(), err)
 	}
-	return append([]float32(nil), v...), c.tensor.GetDims(), "", nil
+	if c.transposed {
+		d := c.tensor.GetDims()
+		return transpose2D(v, int(d[0]), int(d[1])), c.dims(), "", nil
+	}
+	return append([]float32(nil), v...), c.dims(), "", nil
 }
