@@ -10,6 +10,7 @@ type minifloat struct {
 	ieee     bool // all-ones exponent encodes Inf (mantissa 0) and NaN
 	fn       bool // "finite": no Inf; all-ones exponent and mantissa is NaN (E4M3FN)
 	uz       bool // "unsigned zero": no Inf, no -0; the -0 code is NaN (FNUZ)
+	sat      bool // finite values beyond the range clamp to the largest value
 }
 
 // The formats are values, not package variables, so nothing global can change them.
@@ -74,10 +75,11 @@ func (f minifloat) decode(c uint32) float64 {
 	return v
 }
 
-// encode rounds x to the nearest representable value (ties to even). IEEE
-// formats overflow to Inf; the others saturate to their largest finite
-// value, as ONNX Cast does with saturate=1 (Inf becomes the largest value
-// for E4M3FN and NaN for the FNUZ types).
+// encode rounds x to the nearest representable value (ties to even).
+// float16 and bfloat16 overflow to Inf; float8 and float4 types saturate
+// finite values to their largest one, as ONNX Cast does with saturate=1
+// (Inf stays Inf for E5M2, becomes the largest value for E4M3FN and NaN for
+// the FNUZ types).
 func (f minifloat) encode(x float64) uint32 {
 	if math.IsNaN(x) {
 		return f.nanCode()
@@ -97,7 +99,7 @@ func (f minifloat) encode(x float64) uint32 {
 		}
 		return sign | f.maxCode()
 	}
-	if !f.ieee && x >= maxV {
+	if (f.sat || !f.ieee) && x >= maxV {
 		return sign | f.maxCode()
 	}
 	var code uint32
@@ -193,7 +195,7 @@ func smallFloatFormat(dt DataType) (minifloat, bool) {
 	case Float8E4M3FNUZ:
 		return minifloat{exp: 4, man: 3, bias: 8, uz: true}, true
 	case Float8E5M2:
-		return minifloat{exp: 5, man: 2, bias: 15, ieee: true}, true
+		return minifloat{exp: 5, man: 2, bias: 15, ieee: true, sat: true}, true
 	case Float8E5M2FNUZ:
 		return minifloat{exp: 5, man: 2, bias: 16, uz: true}, true
 	case Float4E2M1:

@@ -70,7 +70,7 @@ func TestFloat8AndFloat4(t *testing.T) {
 		// float8 spec (docs/docsgen/source/technical/float8.md).
 		onnx.Float8E4M3FN:   {{448, 0x7e}, {1, 0x38}, {-1, 0xb8}, {0.001953125, 0x01}, {1000, 0x7e}, {-1000, 0xfe}},
 		onnx.Float8E4M3FNUZ: {{240, 0x7f}, {1, 0x40}, {0.0009765625, 0x01}, {1000, 0x7f}, {float32(math.Copysign(0, -1)), 0}},
-		onnx.Float8E5M2:     {{57344, 0x7b}, {1, 0x3c}, {1.52587890625e-05, 0x01}, {float32(math.Inf(1)), 0x7c}},
+		onnx.Float8E5M2:     {{57344, 0x7b}, {1, 0x3c}, {1.52587890625e-05, 0x01}, {float32(math.Inf(1)), 0x7c}, {1e6, 0x7b}, {-1e6, 0xfb}},
 		onnx.Float8E5M2FNUZ: {{57344, 0x7f}, {1, 0x40}, {7.62939453125e-06, 0x01}},
 		onnx.Float4E2M1:     {{6, 0x7}, {1, 0x2}, {-1, 0xa}, {0.5, 0x1}, {2.5, 0x4}, {100, 0x7}},
 		onnx.Float8E8M0:     {{1, 127}, {2, 128}, {0.5, 126}, {3, 129}},
