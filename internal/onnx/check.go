@@ -67,6 +67,9 @@ type checker struct {
 type scope struct {
 	names map[string]bool
 	outer *scope
+	// producers maps every node output of this graph to its node, to tell
+	// "defined later" (unsorted graph) from "never defined".
+	producers map[string]*onnxpb.NodeProto
 }
 
 func (s *scope) has(name string) bool {
@@ -76,6 +79,17 @@ func (s *scope) has(name string) bool {
 		}
 	}
 	return false
+}
+
+// laterProducer finds a node of this graph or an enclosing one that
+// outputs name, for the "used before defined" message.
+func (s *scope) laterProducer(name string) *onnxpb.NodeProto {
+	for ; s != nil; s = s.outer {
+		if p := s.producers[name]; p != nil {
+			return p
+		}
+	}
+	return nil
 }
 
 func (c *checker) add(path, format string, args ...any) {
@@ -142,7 +156,14 @@ func displayDomain(d string) string {
 }
 
 func (c *checker) graph(g *onnxpb.GraphProto, path string, outer *scope, opsets map[string]bool, main bool) {
-	sc := &scope{names: map[string]bool{}, outer: outer}
+	sc := &scope{names: map[string]bool{}, outer: outer, producers: map[string]*onnxpb.NodeProto{}}
+	for _, n := range g.GetNode() {
+		for _, o := range n.GetOutput() {
+			if _, dup := sc.producers[o]; o != "" && !dup {
+				sc.producers[o] = n
+			}
+		}
+	}
 	for _, v := range g.GetInput() {
 		c.valueInfo(v, path, "input", main)
 		sc.names[v.GetName()] = true
@@ -218,8 +239,13 @@ func (c *checker) node(n *onnxpb.NodeProto, graphPath string, sc *scope, opsets 
 		c.add(path, "domain %q is used but not in opset_import; add an opset import for it", displayDomain(d))
 	}
 	for _, in := range n.GetInput() {
-		if in != "" && !sc.has(in) {
-			c.add(path, "input %q is not defined before this node (not a graph input, initializer, outer-scope value or output of an earlier node)", in)
+		if in == "" || sc.has(in) {
+			continue
+		}
+		if p := sc.laterProducer(in); p != nil {
+			c.add(path, "input %q is used before node %s produces it: the nodes are not in topological order (Graph.SortTopologically fixes that)", in, NodeLabel(p))
+		} else {
+			c.add(path, "input %q is not defined (not a graph input, initializer, outer-scope value or output of any node)", in)
 		}
 	}
 	for _, a := range n.GetAttribute() {
@@ -336,7 +362,12 @@ func (c *checker) sparse(s *onnxpb.SparseTensorProto, path string) {
 
 func (c *checker) function(f *onnxpb.FunctionProto) {
 	path := fmt.Sprintf("function %q", f.GetName())
-	sc := &scope{names: map[string]bool{}}
+	sc := &scope{names: map[string]bool{}, producers: map[string]*onnxpb.NodeProto{}}
+	for _, n := range f.GetNode() {
+		for _, o := range n.GetOutput() {
+			sc.producers[o] = n
+		}
+	}
 	for _, in := range f.GetInput() {
 		sc.names[in] = true
 	}

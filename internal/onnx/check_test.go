@@ -28,14 +28,14 @@ func TestCheckFindsDefects(t *testing.T) {
 		want   string // path and message fragment
 	}{
 		{"undefined input", func(mp *onnxpb.ModelProto) { mp.Graph.Node[0].Input[0] = "ghost" },
-			`graph "subgraphs" › node "branch" (If): input "ghost" is not defined`},
+			`graph "subgraphs" › node "branch" (If): input "ghost" is not defined (not a graph input`},
 		{"use before definition", func(mp *onnxpb.ModelProto) {
 			mp.Graph.Node[0], mp.Graph.Node[1] = mp.Graph.Node[1], mp.Graph.Node[0]
-		}, `node "loop" (Loop): input "y" is not defined before this node`},
+		}, `node "loop" (Loop): input "y" is used before node "branch" produces it: the nodes are not in topological order`},
 		{"undefined in subgraph", func(mp *onnxpb.ModelProto) { body(mp).Node[1].Input[1] = "nowhere" },
 			`node "loop" (Loop) › attribute "body" › graph "body" › node "body_add" (Add): input "nowhere"`},
 		{"subgraph sees only earlier outer values", func(mp *onnxpb.ModelProto) { body(mp).Node[1].Input[1] = "dead_out" },
-			`node "body_add" (Add): input "dead_out" is not defined`},
+			`node "body_add" (Add): input "dead_out" is used before node "dead" produces it`},
 		{"double assignment", func(mp *onnxpb.ModelProto) { mp.Graph.Node[2].Output[0] = "y" },
 			`node "dead" (Relu): output "y" is already defined`},
 		{"subgraph shadows outer output", func(mp *onnxpb.ModelProto) { body(mp).Node[1].Output[0] = "y"; body(mp).Node[2].Input[0] = "y" },

@@ -207,3 +207,9 @@ func (e *externalFiles) close() error {
 
 // Graph indexes the model's main graph (see NewGraph).
 func (m *Model) Graph() *Graph { return NewGraph(m.Proto.GetGraph()) }
+
+// Clone returns a deep copy of the model that shares its folder, so
+// external data references stay valid. The copy has its own mappings.
+func (m *Model) Clone() *Model {
+	return &Model{Proto: proto.Clone(m.Proto).(*onnxpb.ModelProto), Dir: m.Dir, ext: newExternalFiles()}
+}

@@ -439,3 +439,18 @@ func TestExternalInlinedAndConcurrentReads(t *testing.T) {
 	}
 	sameTensors(t, results[0], tensorsByName(t, eager))
 }
+
+func TestClone(t *testing.T) {
+	m, err := onnx.Load(filepath.Join(syntheticDir, "external", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c := m.Clone()
+	defer c.Close()
+	c.Proto.Graph.Node[0].OpType = proto.String("Sub")
+	if m.Proto.Graph.Node[0].GetOpType() != "Add" {
+		t.Fatal("Clone shares the proto")
+	}
+	sameTensors(t, tensorsByName(t, m), tensorsByName(t, c))
+}
