@@ -59,7 +59,8 @@ When the library is missing, the message lists every place searched and how
 to install ONNX Runtime ` + runtime.ORTVersion + `.
 
 --output json prints one object with the stable fields ok, onnxruntime
-(found, path, source, version, api_version, providers, searched, error),
+(found, path, source, version, expected_version, api_version, providers,
+searched, error),
 config (file, error), registry (configured, url, source), go_version, os, arch.
 
 ` + cmdutil.ExitCodesHelp + `
