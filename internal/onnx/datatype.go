@@ -43,13 +43,25 @@ const (
 	Int2           DataType = 26
 )
 
-// bits per element; 0 means variable (string) or unknown.
-var dataTypeBits = [...]int{
-	Undefined: 0, Float: 32, Uint8: 8, Int8: 8, Uint16: 16, Int16: 16, Int32: 32,
-	Int64: 64, String: 0, Bool: 8, Float16: 16, Double: 64, Uint32: 32, Uint64: 64,
-	Complex64: 64, Complex128: 128, BFloat16: 16, Float8E4M3FN: 8, Float8E4M3FNUZ: 8,
-	Float8E5M2: 8, Float8E5M2FNUZ: 8, Uint4: 4, Int4: 4, Float4E2M1: 4, Float8E8M0: 8,
-	Uint2: 2, Int2: 2,
+// bitsOf is the storage size of one element; 0 for STRING and unknown types.
+func bitsOf(d DataType) int {
+	switch d {
+	case Float, Int32, Uint32:
+		return 32
+	case Uint8, Int8, Bool, Float8E4M3FN, Float8E4M3FNUZ, Float8E5M2, Float8E5M2FNUZ, Float8E8M0:
+		return 8
+	case Uint16, Int16, Float16, BFloat16:
+		return 16
+	case Int64, Double, Uint64, Complex64:
+		return 64
+	case Complex128:
+		return 128
+	case Uint4, Int4, Float4E2M1:
+		return 4
+	case Uint2, Int2:
+		return 2
+	}
+	return 0
 }
 
 // String returns the ONNX name of the type ("FLOAT", "INT64", "FLOAT8E4M3FN"),
@@ -64,16 +76,13 @@ func (d DataType) String() string {
 // Known reports whether d is one of the types listed in onnx.proto (other
 // than Undefined).
 func (d DataType) Known() bool {
-	return d > Undefined && int(d) < len(dataTypeBits)
+	return d > Undefined && d <= Int2
 }
 
 // Bits is the storage size of one element in bits (4 for INT4, 128 for
 // COMPLEX128), or 0 for STRING and unknown types.
 func (d DataType) Bits() int {
-	if d < 0 || int(d) >= len(dataTypeBits) {
-		return 0
-	}
-	return dataTypeBits[d]
+	return bitsOf(d)
 }
 
 // ByteSize is the size of one element in bytes, rounded up for sub-byte
