@@ -60,8 +60,8 @@ to install ONNX Runtime ` + runtime.ORTVersion + `.
 
 --output json prints one object with the stable fields ok, onnxruntime
 (found, path, source, version, expected_version, api_version, providers,
-searched, error),
-config (file, error), registry (configured, url, source), go_version, os, arch.
+searched, error), config (file, error), registry (configured, url, source),
+go_version, os, arch.
 
 ` + cmdutil.ExitCodesHelp + `
 
