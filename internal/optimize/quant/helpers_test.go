@@ -139,4 +139,3 @@ func calibrateFile(t testing.TB, rt *runtime.Runtime, m *onnx.Model, opts Option
 type runtimeTensor = runtime.Tensor
 
 func newF32(shape []int64, v []float32) *runtime.Tensor { return runtime.NewTensorFloat32(shape, v) }
-
