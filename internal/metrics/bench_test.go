@@ -1,18 +1,19 @@
 package metrics
 
 import (
+	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/sbinet/npyio/npy"
 )
 
 // benchData is the workload testdata/metrics/bench.py times with sklearn:
 // 10 M multiclass labels/predictions (10 classes) and 10 M binary
 // labels/scores. With MLOPS_BENCH_DATA set to the directory bench.py wrote,
-// the benchmark reads the very same arrays; otherwise it generates its own.
+// the benchmark reads the very same arrays (raw little-endian .bin files); otherwise it generates its own.
 type benchData struct {
 	y, p   []int
 	yb     []bool
@@ -40,28 +41,25 @@ func loadBenchData(b *testing.B) benchData {
 		}
 		return d
 	}
-	read := func(name string, ptr any) {
-		f, err := os.Open(filepath.Join(dir, name))
+	read := func(name string) []uint64 {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer f.Close()
-		if err := npy.Read(f, ptr); err != nil {
-			b.Fatalf("%s: %v", name, err)
+		out := make([]uint64, len(raw)/8)
+		for i := range out {
+			out[i] = binary.LittleEndian.Uint64(raw[8*i:])
 		}
+		return out
 	}
-	var y, p, yb []int64
-	var d benchData
-	read("y_true.npy", &y)
-	read("y_pred.npy", &p)
-	read("yb_true.npy", &yb)
-	read("yb_score.npy", &d.scores)
-	d.y, d.p, d.yb = make([]int, len(y)), make([]int, len(p)), make([]bool, len(yb))
+	y, p, yb, s := read("y_true.bin"), read("y_pred.bin"), read("yb_true.bin"), read("yb_score.bin")
+	d := benchData{y: make([]int, len(y)), p: make([]int, len(p)), yb: make([]bool, len(yb)), scores: make([]float64, len(s))}
 	for i := range y {
 		d.y[i], d.p[i] = int(y[i]), int(p[i])
 	}
 	for i, v := range yb {
 		d.yb[i] = v == 1
+		d.scores[i] = math.Float64frombits(s[i])
 	}
 	return d
 }

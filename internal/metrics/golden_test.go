@@ -45,9 +45,9 @@ type golden struct {
 		Expected map[string]any `json:"expected"`
 	} `json:"multilabel"`
 	Regression []struct {
-		Name     string             `json:"name"`
-		YTrue    []float64          `json:"y_true"`
-		YPred    []float64          `json:"y_pred"`
+		Name     string              `json:"name"`
+		YTrue    []float64           `json:"y_true"`
+		YPred    []float64           `json:"y_pred"`
 		Expected map[string]*float64 `json:"expected"`
 	} `json:"regression"`
 	McNemar []struct {

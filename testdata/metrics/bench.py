@@ -40,7 +40,8 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with tempfile.TemporaryDirectory() as d:
         for name, a in (("y_true", y), ("y_pred", p), ("yb_true", yb), ("yb_score", s)):
-            np.save(os.path.join(d, name + ".npy"), a)
+            # raw little-endian: int64 labels, float64 scores (no parsing cost on the Go side)
+            a.astype("<f8" if a.dtype.kind == "f" else "<i8").tofile(os.path.join(d, name + ".bin"))
         best = float("inf")
         for _ in range(3):
             t0 = time.perf_counter()

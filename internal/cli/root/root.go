@@ -9,6 +9,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/cli/completion"
 	"github.com/mlops-dev/mlops/internal/cli/doctor"
+	"github.com/mlops-dev/mlops/internal/cli/eval"
 	"github.com/mlops-dev/mlops/internal/cli/inspect"
 	"github.com/mlops-dev/mlops/internal/cli/monitor"
 	"github.com/mlops-dev/mlops/internal/cli/quantize"
@@ -24,6 +25,7 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(doctor.NewCmdDoctor(f, nil))
 	root.AddCommand(quantize.NewCmdQuantize(f, nil))
 	root.AddCommand(monitor.NewCmdMonitor(f, nil))
+	root.AddCommand(eval.NewCmdEval(f, nil))
 }
 
 // GlobalOptions are the values of the flags every command accepts.

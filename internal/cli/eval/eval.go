@@ -1,0 +1,326 @@
+// Package eval implements `mlops eval`: run a model on labelled data and
+// report scikit-learn-compatible metrics, operational figures, a comparison
+// with a baseline, CI gates, plots and an HTML report.
+package eval
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/metrics"
+	"github.com/mlops-dev/mlops/internal/monitor/evalreport"
+	"github.com/mlops-dev/mlops/internal/runtime"
+)
+
+// EvalOptions are the inputs of `mlops eval`.
+type EvalOptions struct {
+	IO      *cmdutil.IOStreams
+	Format  func() (cmdutil.Format, error)
+	Runtime func() (*runtime.Runtime, error)
+	Ctx     context.Context
+
+	Model, Baseline           string
+	Data, Labels, LabelColumn string
+	Columns                   []string
+	InputFields               map[string]string
+	NoHeader, AllowNaN        bool
+	Scale                     float64
+	Mean, Std                 []float64
+	ChannelsLast, Reshape     bool
+
+	Task, OutputName  string
+	BatchSize, Limit  int
+	TopK              int
+	Threshold         float64
+	ZeroDivision      int
+	Bootstrap         int
+	Seed              uint64
+	LatencyBatchSizes []int
+	LatencyRuns       int
+	Threads           int
+
+	Gates      []string
+	PlotsDir   string
+	ReportFile string
+}
+
+// NewCmdEval builds `mlops eval`.
+func NewCmdEval(f *cmdutil.Factory, runF func(*EvalOptions) error) *cobra.Command {
+	opts := &EvalOptions{IO: f.IO, Format: f.OutputFormat, Runtime: f.Runtime}
+	cmd := &cobra.Command{
+		Use:   "eval <model.onnx> --data FILE [--labels FILE]",
+		Short: "Measure a model on labelled data, compare it with a baseline, gate a release",
+		Long: `Run an ONNX model on labelled data and report the metrics scikit-learn would
+compute on the same predictions (same zero_division, averaging, tie handling
+and log-loss clipping), operational figures, and optionally a comparison with
+a baseline model and quality gates for CI.
+
+Data (--data) is .npy, .npz, CSV, JSONL or Parquet, streamed in batches so
+datasets larger than memory work. Arrays/columns are matched to the model's
+inputs by name (or --columns / --input-field); rows are reshaped to the input
+shape for table formats (and for arrays with --reshape). Labels come from
+--labels (a .npy, or a CSV/JSONL/Parquet file with --label-column) or from
+--label-column inside --data.
+
+--task classification (default) reads N×K scores (softmax is applied when
+rows do not sum to 1) and reports accuracy, balanced accuracy, precision/
+recall/F1 (micro, macro, weighted; per class), confusion matrix, top-k
+accuracy, one-vs-rest ROC-AUC and PR-AUC, log loss and expected calibration
+error. --task binary reads P(positive) (or two columns), --task multilabel
+N×K independent probabilities, --task regression one value per row (MAE,
+MSE, RMSE, R², MAPE).
+
+Operational figures: latency p50/p90/p99 at each --latency-batch-sizes
+(after warm-up, on the first rows of the data), throughput, model size.
+
+--compare BASELINE runs a second model on the same rows: deltas (model −
+baseline) with seeded bootstrap 95% intervals, McNemar's exact test and the
+agreement rate.
+
+--gate 'METRIC OP VALUE' (repeatable) checks a metric from the report:
+OP is >=, <=, >, <, == or !=; VALUE is a number, 'baseline' or
+'baseline±N'. Latency gates (p50_latency_ms, p90_latency_ms,
+p99_latency_ms, throughput_rows_per_s) use the first --latency-batch-sizes
+entry. A failed gate prints the report, names the gate and exits 3.
+
+--plots DIR writes confusion matrix, ROC, PR, reliability and latency
+plots as PNG and SVG; --report FILE.html writes one self-contained page;
+--output markdown prints a PR-comment body.
+
+MODEL and BASELINE are .onnx files.
+
+` + cmdutil.ExitCodesHelp,
+		Example: `  # accuracy and friends on the Fashion-MNIST test set
+  mlops eval testdata/fmnist/mlp.onnx --data testdata/fmnist/x_test.npy --labels testdata/fmnist/y_test.npy
+
+  # CI: compare with the production model and fail on regressions
+  mlops eval cnn.onnx --data x.npy --labels y.npy --compare mlp.onnx \
+      --gate 'accuracy>=0.85' --gate 'f1_macro>=baseline-0.01' --gate 'p99_latency_ms<=20'
+
+  # CSV with a label column, images scaled to [0,1], HTML report and plots
+  mlops eval model.onnx --data test.csv --label-column label --scale 0.00392156862745098 \
+      --report report.html --plots plots/
+
+  # JSON for scripts
+  mlops eval model.onnx --data x.npy --labels y.npy --output json | jq .metrics.accuracy`,
+		Args: cmdutil.ExactArgs(1, "a model to evaluate"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
+			opts.Model = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return evalRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Data, "data", "", "evaluation data: .npy, .npz, .csv, .jsonl or .parquet (required)")
+	fl.StringVar(&opts.Labels, "labels", "", "labels file: .npy, or CSV/JSONL/Parquet (with --label-column)")
+	fl.StringVar(&opts.LabelColumn, "label-column", "", "label column/field/array, in --labels or in --data")
+	fl.StringSliceVar(&opts.Columns, "columns", nil, "feature columns/fields feeding a single-input model, in order (default: all but the label)")
+	fl.StringToStringVar(&opts.InputFields, "input-field", nil, "map a model input to a data field: INPUT=FIELD (repeatable)")
+	fl.BoolVar(&opts.NoHeader, "no-header", false, "CSV files have no header row (columns are named 0, 1, ...)")
+	fl.BoolVar(&opts.AllowNaN, "allow-nan", false, "feed NaN inputs to the model instead of failing")
+	fl.Float64Var(&opts.Scale, "scale", 1, "multiply every input value by this (e.g. 1/255 for 8-bit images)")
+	fl.Float64SliceVar(&opts.Mean, "mean", nil, "subtract after scaling: one value or one per channel")
+	fl.Float64SliceVar(&opts.Std, "std", nil, "divide after subtracting the mean: one value or one per channel")
+	fl.BoolVar(&opts.ChannelsLast, "channels-last", false, "per-channel --mean/--std apply to the last axis (NHWC) instead of axis 1")
+	fl.BoolVar(&opts.Reshape, "reshape", false, "reshape array rows to the model input when the element count matches")
+	fl.StringVar(&opts.Task, "task", "classification", "classification, binary, multilabel or regression")
+	fl.StringVar(&opts.OutputName, "output-name", "", "model output to score (default: the first)")
+	fl.IntVar(&opts.BatchSize, "batch-size", 32, "rows per model run")
+	fl.IntVar(&opts.Limit, "limit", 0, "evaluate only the first N rows (0: all)")
+	fl.IntVar(&opts.TopK, "top-k", 5, "k of the top-k accuracy (classification)")
+	fl.Float64Var(&opts.Threshold, "threshold", 0.5, "decision threshold for binary and multilabel: predict 1 when p > threshold")
+	fl.IntVar(&opts.ZeroDivision, "zero-division", 0, "value of precision/recall when undefined: 0 (sklearn default) or 1")
+	fl.IntVar(&opts.Bootstrap, "bootstrap", 1000, "bootstrap resamples for --compare confidence intervals")
+	fl.Uint64Var(&opts.Seed, "seed", 1, "bootstrap seed (same seed, same intervals)")
+	fl.IntSliceVar(&opts.LatencyBatchSizes, "latency-batch-sizes", []int{1}, "batch sizes to time (empty to skip: --latency-batch-sizes=)")
+	fl.IntVar(&opts.LatencyRuns, "latency-runs", 50, "timed runs per latency batch size")
+	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
+	fl.StringVar(&opts.Baseline, "compare", "", "baseline model to compare with on the same data")
+	fl.StringArrayVar(&opts.Gates, "gate", nil, "quality gate 'METRIC OP VALUE', e.g. 'accuracy>=0.85' (repeatable)")
+	fl.StringVar(&opts.PlotsDir, "plots", "", "write PNG and SVG plots into this directory")
+	fl.StringVar(&opts.ReportFile, "report", "", "write a self-contained HTML report to this file")
+	return cmd
+}
+
+// spec is the data request for a model with the given inputs.
+func (o *EvalOptions) spec(inputs []data.InputInfo) data.Spec {
+	return data.Spec{
+		Path: o.Data, LabelsPath: o.Labels, LabelColumn: o.LabelColumn, Columns: o.Columns,
+		InputFields: o.InputFields, NoHeader: o.NoHeader, BatchSize: o.BatchSize, Limit: o.Limit,
+		AllowNaN: o.AllowNaN, Inputs: inputs,
+		Preprocess: data.Preprocess{Scale: o.Scale, Mean: o.Mean, Std: o.Std, ChannelsLast: o.ChannelsLast, Reshape: o.Reshape},
+	}
+}
+
+// validate checks the flags before any model is loaded; errors are usage
+// errors (exit 2).
+func (o *EvalOptions) validate() (evalreport.Task, []evalreport.Gate, error) {
+	task, ok := evalreport.ParseTask(o.Task)
+	if !ok {
+		return "", nil, cmdutil.FlagErrorf("invalid --task %q: use classification, binary, multilabel or regression", o.Task)
+	}
+	if o.Data == "" {
+		return "", nil, cmdutil.FlagErrorf("--data is required: the evaluation inputs (.npy, .npz, .csv, .jsonl or .parquet)")
+	}
+	if o.Labels == "" && o.LabelColumn == "" {
+		return "", nil, cmdutil.FlagErrorf("labels are required: pass --labels FILE or --label-column NAME")
+	}
+	if o.BatchSize <= 0 || o.Limit < 0 || o.TopK < 1 || o.Bootstrap < 1 || o.LatencyRuns < 1 || o.Threads < 0 {
+		return "", nil, cmdutil.FlagErrorf("--batch-size, --top-k, --bootstrap and --latency-runs must be positive; --limit and --threads not negative")
+	}
+	if o.ZeroDivision != 0 && o.ZeroDivision != 1 {
+		return "", nil, cmdutil.FlagErrorf("--zero-division must be 0 or 1, got %d", o.ZeroDivision)
+	}
+	if o.Threshold <= 0 || o.Threshold >= 1 {
+		return "", nil, cmdutil.FlagErrorf("--threshold must lie strictly between 0 and 1, got %v", o.Threshold)
+	}
+	for _, bs := range o.LatencyBatchSizes {
+		if bs <= 0 {
+			return "", nil, cmdutil.FlagErrorf("--latency-batch-sizes must be positive, got %d", bs)
+		}
+	}
+	var gates []evalreport.Gate
+	for _, expr := range o.Gates {
+		g, err := evalreport.ParseGate(expr)
+		if err != nil {
+			return "", nil, cmdutil.FlagErrorf("%v", err)
+		}
+		if g.UsesBase && o.Baseline == "" {
+			return "", nil, cmdutil.FlagErrorf("gate %q compares with the baseline: pass --compare BASELINE", expr)
+		}
+		gates = append(gates, g)
+	}
+	return task, gates, nil
+}
+
+func (o *EvalOptions) reportOptions() evalreport.Options {
+	return evalreport.Options{ZeroDivision: metrics.ZeroDivision(o.ZeroDivision), Threshold: o.Threshold, TopK: o.TopK}
+}
+
+// latencyMetrics adds the gateable operational figures to the metrics.
+func latencyMetrics(r *evalreport.Report) {
+	r.Metrics["model_size_mb"] = evalreport.Num(float64(r.ModelSizeBytes) / 1e6)
+	r.Metrics["eval_throughput_rows_per_s"] = r.EvalThroughputRPS
+	if len(r.Latency) > 0 {
+		l := r.Latency[0]
+		r.Metrics["p50_latency_ms"], r.Metrics["p90_latency_ms"], r.Metrics["p99_latency_ms"] = l.P50MS, l.P90MS, l.P99MS
+		r.Metrics["throughput_rows_per_s"] = l.ThroughputRPS
+	}
+	for _, l := range r.Latency {
+		s := "_b" + strconv.Itoa(l.BatchSize)
+		r.Metrics["p50_latency_ms"+s], r.Metrics["p90_latency_ms"+s], r.Metrics["p99_latency_ms"+s] = l.P50MS, l.P90MS, l.P99MS
+	}
+}
+
+func evalRun(o *EvalOptions) error {
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	format, err := o.Format()
+	if err != nil {
+		return err
+	}
+	task, gates, err := o.validate()
+	if err != nil {
+		return err
+	}
+	rt, err := o.Runtime()
+	if err != nil {
+		return err
+	}
+	ropts := o.reportOptions()
+	report, run, err := o.evaluate(ctx, rt, o.Model, task, ropts, true)
+	if err != nil {
+		return err
+	}
+	defer run.session.Close()
+	var baseRun *modelRun
+	if o.Baseline != "" {
+		baseReport, br, err := o.evaluate(ctx, rt, o.Baseline, task, ropts, false)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		defer br.session.Close()
+		baseRun = br
+		cmp, err := evalreport.Compare(ctx, run.preds, br.preds, baseReport, o.Baseline, o.Bootstrap, o.Seed, ropts)
+		if err != nil {
+			return err
+		}
+		report.Compare = cmp
+	}
+	if err := evalreport.CheckGates(gates, report, baseRun != nil); err != nil {
+		return cmdutil.FlagErrorf("%v", err)
+	}
+	var base evalreport.Metrics
+	if report.Compare != nil {
+		base = report.Compare.Metrics
+	}
+	evalreport.ApplyGates(gates, report, base)
+	if o.PlotsDir != "" {
+		files, err := evalreport.WritePlots(ctx, report, o.PlotsDir)
+		if err != nil {
+			return fmt.Errorf("--plots: %w", err)
+		}
+		report.Notes = append(report.Notes, fmt.Sprintf("wrote %d plot files to %s", len(files), o.PlotsDir))
+	}
+	if o.ReportFile != "" {
+		if err := evalreport.WriteHTML(ctx, report, o.ReportFile); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+	}
+	if err := render(o.IO, format, report); err != nil {
+		return err
+	}
+	if failed := report.FailedGates(); len(failed) > 0 {
+		return cmdutil.GateErrorf("quality gate failed: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// evaluate runs one model and computes its report; latency is measured for
+// the main model only.
+func (o *EvalOptions) evaluate(ctx context.Context, rt *runtime.Runtime, path string, task evalreport.Task, ropts evalreport.Options, timed bool) (*evalreport.Report, *modelRun, error) {
+	run, err := runModel(ctx, rt, path, o, task)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := evalreport.Compute(ctx, run.preds, ropts)
+	if err != nil {
+		run.session.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r.Model, r.Data = path, o.Data
+	r.Notes = append(r.Notes, run.notes...)
+	r.ModelSizeBytes = fileSize(path)
+	if run.runSecs > 0 {
+		r.EvalThroughputRPS = evalreport.Num(float64(r.Rows) / run.runSecs)
+	}
+	if timed {
+		r.Latency = append(r.Latency, summarise(o.BatchSize, run.latencies))
+		r.Latency[0].Runs = len(run.latencies)
+		for _, bs := range o.LatencyBatchSizes {
+			st, err := run.latency(ctx, o, bs, o.LatencyRuns)
+			if err != nil {
+				run.session.Close()
+				return nil, nil, fmt.Errorf("latency: %w", err)
+			}
+			r.Latency = append(r.Latency, st)
+		}
+		// The first requested batch size is what latency gates read.
+		if len(r.Latency) > 1 {
+			r.Latency = append(r.Latency[1:], r.Latency[0])
+		}
+		latencyMetrics(r)
+	}
+	return r, run, nil
+}

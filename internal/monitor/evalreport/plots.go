@@ -1,0 +1,257 @@
+package evalreport
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette/moreland"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/mlops-dev/mlops/internal/metrics"
+)
+
+// maxCurves bounds the one-vs-rest curves drawn; beyond it the legend and
+// the lines become unreadable.
+const maxCurves = 20
+
+// namedPlot is one figure and the file stem it is saved under.
+type namedPlot struct {
+	name string
+	p    *plot.Plot
+}
+
+// confusionGrid adapts a confusion matrix to plotter.GridXYZ; rows (true
+// class) run top to bottom like sklearn's ConfusionMatrixDisplay.
+type confusionGrid [][]int64
+
+func (g confusionGrid) Dims() (int, int)   { return len(g), len(g) }
+func (g confusionGrid) Z(c, r int) float64 { return float64(g[len(g)-1-r][c]) }
+func (g confusionGrid) X(c int) float64    { return float64(c) }
+func (g confusionGrid) Y(r int) float64    { return float64(len(g) - 1 - r) }
+func (g confusionGrid) Min() float64       { return 0 }
+func (g confusionGrid) Max() float64       { return math.Max(1, g.max()) }
+func (g confusionGrid) max() (m float64) {
+	for _, row := range g {
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+	}
+	return m
+}
+
+func buildPlots(r *Report) ([]namedPlot, error) {
+	var out []namedPlot
+	if len(r.Confusion) > 0 {
+		p := plot.New()
+		p.Title.Text = "Confusion matrix"
+		p.X.Label.Text, p.Y.Label.Text = "predicted class", "true class (top = 0)"
+		pal := moreland.SmoothBlueRed()
+		pal.SetMax(1)
+		hm := plotter.NewHeatMap(confusionGrid(r.Confusion), pal.Palette(64))
+		p.Add(hm)
+		labels, err := plotter.NewLabels(confusionLabels(r.Confusion))
+		if err != nil {
+			return nil, err
+		}
+		p.Add(labels)
+		out = append(out, namedPlot{"confusion_matrix", p})
+	}
+	if pr := r.preds; pr != nil && (pr.Task == Classification || pr.Task == Binary) {
+		roc, prc := plot.New(), plot.New()
+		roc.Title.Text, roc.X.Label.Text, roc.Y.Label.Text = "ROC (one-vs-rest)", "false positive rate", "true positive rate"
+		prc.Title.Text, prc.X.Label.Text, prc.Y.Label.Text = "Precision-recall (one-vs-rest)", "recall", "precision"
+		err := curveSets(pr, func(c int, y []bool, s []float64) error {
+			name := fmt.Sprintf("class %d", c)
+			if pr.Task == Binary {
+				name = "positive class"
+			}
+			if err := addCurve(roc, name, c, metrics.ROCCurve(y, s)); err != nil {
+				return err
+			}
+			return addCurve(prc, name, c, metrics.PRCurve(y, s))
+		})
+		if err != nil {
+			return nil, err
+		}
+		diag, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+		diag.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
+		roc.Add(diag)
+		roc.Legend.Top, roc.Legend.Left = false, false
+		out = append(out, namedPlot{"roc", roc}, namedPlot{"pr", prc})
+	}
+	if cal := r.calibration; cal != nil {
+		p := plot.New()
+		p.Title.Text, p.X.Label.Text, p.Y.Label.Text = fmt.Sprintf("Reliability (ECE %.4f)", cal.ECE), "confidence", "accuracy"
+		var pts plotter.XYs
+		for b, n := range cal.Count {
+			if n > 0 {
+				pts = append(pts, plotter.XY{X: cal.Confidence[b], Y: cal.Accuracy[b]})
+			}
+		}
+		if len(pts) > 0 {
+			l, s, err := plotter.NewLinePoints(pts)
+			if err != nil {
+				return nil, err
+			}
+			p.Add(l, s)
+		}
+		diag, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+		diag.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
+		p.Add(diag)
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+		out = append(out, namedPlot{"reliability", p})
+	}
+	if len(r.Latency) > 0 && len(r.Latency[0].Samples) > 1 {
+		l := r.Latency[0]
+		p := plot.New()
+		p.Title.Text = fmt.Sprintf("Latency, batch size %d (p99 %s ms)", l.BatchSize, FormatNum(l.P99MS))
+		p.X.Label.Text, p.Y.Label.Text = "milliseconds per run", "runs"
+		h, err := plotter.NewHist(plotter.Values(l.Samples), 30)
+		if err != nil {
+			return nil, err
+		}
+		p.Add(h)
+		out = append(out, namedPlot{"latency", p})
+	}
+	return out, nil
+}
+
+func confusionLabels(g [][]int64) plotter.XYLabels {
+	var l plotter.XYLabels
+	k := len(g)
+	for t := 0; t < k; t++ {
+		for p := 0; p < k; p++ {
+			l.XYs = append(l.XYs, plotter.XY{X: float64(p), Y: float64(k - 1 - t)})
+			l.Labels = append(l.Labels, fmt.Sprint(g[t][p]))
+		}
+	}
+	return l
+}
+
+// curveSets calls fn with (class, y==class, score column) for each curve
+// to draw: the positive class for binary, every class present in y_true
+// (up to maxCurves) for multiclass.
+func curveSets(p *Predictions, fn func(int, []bool, []float64) error) error {
+	n := p.Rows()
+	if p.Task == Binary {
+		y := make([]bool, n)
+		for i, l := range p.Labels {
+			y[i] = l == 1
+		}
+		return fn(1, y, p.Scores)
+	}
+	for c := 0; c < p.K && c < maxCurves; c++ {
+		y, s := make([]bool, n), make([]float64, n)
+		pos := false
+		for i := 0; i < n; i++ {
+			y[i], s[i] = p.Labels[i] == c, p.Scores[i*p.K+c]
+			pos = pos || y[i]
+		}
+		if !pos {
+			continue
+		}
+		if err := fn(c, y, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addCurve(p *plot.Plot, name string, i int, c metrics.Curve) error {
+	pts := make(plotter.XYs, 0, len(c.X))
+	for j := range c.X {
+		if !math.IsNaN(c.X[j]) && !math.IsNaN(c.Y[j]) {
+			pts = append(pts, plotter.XY{X: c.X[j], Y: c.Y[j]})
+		}
+	}
+	l, err := plotter.NewLine(pts)
+	if err != nil {
+		return err
+	}
+	l.Color = curveColor(i)
+	p.Add(l)
+	p.Legend.Add(name, l)
+	return nil
+}
+
+func curveColor(i int) color.Color {
+	pal := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255},
+		{140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255}}
+	return pal[i%len(pal)]
+}
+
+func encodePlot(p *plot.Plot, format string) ([]byte, error) {
+	wt, err := p.WriterTo(6*vg.Inch, 4.5*vg.Inch, format)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WritePlots writes every plot as PNG and SVG into dir (created if needed)
+// and returns the paths written.
+func WritePlots(ctx context.Context, r *Report, dir string) ([]string, error) {
+	plots, err := buildPlots(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, np := range plots {
+		for _, ext := range []string{"png", "svg"} {
+			if err := ctx.Err(); err != nil {
+				return files, err
+			}
+			b, err := encodePlot(np.p, ext)
+			if err != nil {
+				return files, fmt.Errorf("%s.%s: %w", np.name, ext, err)
+			}
+			path := filepath.Join(dir, np.name+"."+ext)
+			if err := writeAtomic(path, b); err != nil {
+				return files, err
+			}
+			files = append(files, path)
+		}
+	}
+	return files, nil
+}
+
+// writeAtomic writes b to a temporary file next to path and renames it into
+// place, so readers never see half a file.
+func writeAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
