@@ -49,7 +49,7 @@ func DecodeRecord(line []byte) (*Record, error) {
 }
 
 // rows returns the number of rows (first dimension) and the per-row width of a tensor shape.
-// A 0-d or 1-d tensor of n elements is n rows of width 1... except a scalar, which is one row.
+// A 1-d tensor of n elements is n rows of width 1; a scalar (0-d) is one row.
 func shapeRows(shape []int64) (rows, width int, err error) {
 	if len(shape) == 0 {
 		return 1, 1, nil
@@ -58,6 +58,9 @@ func shapeRows(shape []int64) (rows, width int, err error) {
 	for _, d := range shape {
 		if d < 0 {
 			return 0, 0, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+		if d > maxRecordElements || (d > 0 && total > maxRecordElements/d) {
+			return 0, 0, fmt.Errorf("shape %v is larger than %d elements", shape, maxRecordElements)
 		}
 		total *= d
 		if total > maxRecordElements {
