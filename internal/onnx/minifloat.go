@@ -130,11 +130,62 @@ func (f minifloat) encode(x float64) uint32 {
 	return sign | code
 }
 
-// Float16ToFloat32 converts IEEE 754 half-precision bits to float32.
-func Float16ToFloat32(h uint16) float32 { return float32(fmtFloat16().decode(uint32(h))) }
+// Float16ToFloat32 converts IEEE 754 half-precision bits to float32 (exact).
+func Float16ToFloat32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f: // Inf, NaN (payload kept)
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp == 0 && man == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: normalise into a float32 normal
+		e := uint32(127 - 15 + 1)
+		for man&0x400 == 0 {
+			man <<= 1
+			e--
+		}
+		return math.Float32frombits(sign | e<<23 | (man&0x3ff)<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+}
 
-// Float32ToFloat16 converts to IEEE half precision, rounding to nearest even.
-func Float32ToFloat16(f float32) uint16 { return uint16(fmtFloat16().encode(float64(f))) }
+// Float32ToFloat16 converts to IEEE half precision, rounding to nearest
+// even; values beyond the half range become Inf, NaN stays NaN.
+func Float32ToFloat16(f float32) uint16 {
+	u := math.Float32bits(f)
+	sign := uint16(u>>16) & 0x8000
+	exp := int32(u>>23) & 0xff
+	man := u & 0x7fffff
+	if exp == 0xff {
+		if man != 0 {
+			return sign | 0x7e00 | uint16(man>>13)
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	switch {
+	case e >= 0x1f:
+		return sign | 0x7c00
+	case e < -10: // below half the smallest subnormal: rounds to zero
+		return sign
+	case e <= 0: // subnormal half
+		full := man | 0x800000
+		shift := uint32(14 - e)
+		h := full >> shift
+		rem, halfway := full&(1<<shift-1), uint32(1)<<(shift-1)
+		if rem > halfway || (rem == halfway && h&1 == 1) {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	h := uint32(e)<<10 | man>>13
+	if rem := man & 0x1fff; rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
+		h++ // a carry into the exponent is correct, up to Inf
+	}
+	return sign | uint16(h)
+}
 
 // BFloat16ToFloat32 converts bfloat16 bits to float32 (exact).
 func BFloat16ToFloat32(b uint16) float32 { return math.Float32frombits(uint32(b) << 16) }

@@ -113,3 +113,27 @@ func TestFloat8AndFloat4(t *testing.T) {
 		}
 	}
 }
+
+// The bit-twiddling float16 conversions agree with the generic minifloat
+// arithmetic over a dense sample of float32 bit patterns.
+func TestFloat16MatchesGenericFormat(t *testing.T) {
+	for h := 0; h < 1<<16; h++ {
+		fast, generic := onnx.Float16ToFloat32(uint16(h)), onnx.Float16DecodeGeneric(uint16(h))
+		if math.Float32bits(fast) != math.Float32bits(generic) && !(fast != fast && generic != generic) {
+			t.Fatalf("%#x: fast %v, generic %v", h, fast, generic)
+		}
+	}
+	for u := uint64(0); u < 1<<32; u += 997 {
+		f := math.Float32frombits(uint32(u))
+		got, want := onnx.Float32ToFloat16(f), onnx.Float16ViaGeneric(f)
+		if f != f {
+			if got&0x7c00 != 0x7c00 || got&0x3ff == 0 {
+				t.Fatalf("NaN %#x → %#x", u, got)
+			}
+			continue
+		}
+		if got != want {
+			t.Fatalf("%v (%#x): fast %#x, generic %#x", f, u, got, want)
+		}
+	}
+}
