@@ -46,6 +46,24 @@ func BenchmarkRunOverhead(b *testing.B) {
 			}
 		})
 
+		b.Run("batch="+strconv.FormatInt(batch, 10)+"/mlops-shared", func(b *testing.B) {
+			s, err := r.NewSession(path, SessionOptions{IntraOpThreads: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			for b.Loop() {
+				out, err := s.Run(ctx, map[string]*Tensor{"input": ShareTensor(shape, x)}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := out["logits"].Float32s(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+
 		b.Run("batch="+strconv.FormatInt(batch, 10)+"/onnxruntime_go", func(b *testing.B) {
 			so, _ := ort.NewSessionOptions()
 			so.SetIntraOpNumThreads(1)

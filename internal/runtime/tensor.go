@@ -102,6 +102,21 @@ func NewTensorOf[T Element](shape []int64, values []T) *Tensor {
 	return &Tensor{DataType: DataTypeOf[T](), Shape: cloneShape(shape), Data: bytesOf(values)}
 }
 
+// ShareTensor makes a tensor that shares values' memory instead of copying
+// it: the cheap way to feed large inputs. Do not change values while a Run
+// that uses the tensor is in progress.
+func ShareTensor[T Element](shape []int64, values []T) *Tensor {
+	return &Tensor{DataType: DataTypeOf[T](), Shape: cloneShape(shape), Data: viewBytes(values)}
+}
+
+// viewBytes returns the in-memory bytes of values without copying.
+func viewBytes[T Element](values []T) []byte {
+	if len(values) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&values[0])), int(unsafe.Sizeof(values[0]))*len(values))
+}
+
 // ValuesOf returns a copy of the tensor's elements as T, or an error when the
 // tensor's element type is not T's.
 func ValuesOf[T Element](t *Tensor) ([]T, error) {

@@ -45,6 +45,13 @@ func TestTensorConstructorsAndAccessors(t *testing.T) {
 	if v, _ := NewTensorBool([]int64{2}, []bool{true, false}).Bools(); fmt.Sprint(v) != "[true false]" {
 		t.Errorf("Bools = %v", v)
 	}
+	// ShareTensor shares: the tensor sees later changes to the slice.
+	shared := []int32{1, 2}
+	st := ShareTensor([]int64{2}, shared)
+	shared[1] = 7
+	if v, _ := st.Int32s(); fmt.Sprint(v) != "[1 7]" || st.DataType != onnx.Int32 {
+		t.Errorf("ShareTensor = %v %v", st.DataType, v)
+	}
 	// The constructor copies: changing the caller's slice later changes nothing.
 	src := []float32{1}
 	c := NewTensorFloat32([]int64{1}, src)

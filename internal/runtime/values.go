@@ -223,6 +223,8 @@ func fromValue(v ort.Value, read func() (*Tensor, error)) (*Tensor, error) {
 	return nil, fmt.Errorf("ONNX Runtime returned a %s value; mlops handles tensor outputs only", v.GetONNXType())
 }
 
+// typedOut takes over the Go slice onnxruntime_go copied the output into:
+// it stays valid after the ORT value is destroyed, so no second copy.
 func typedOut[T ort.TensorData](dt onnx.DataType, t *ort.Tensor[T]) *Tensor {
 	shape := cloneShape(t.GetShape())
 	data := t.GetData()
@@ -230,5 +232,5 @@ func typedOut[T ort.TensorData](dt onnx.DataType, t *ort.Tensor[T]) *Tensor {
 	if n >= 0 && int64(len(data)) > n {
 		data = data[:n]
 	}
-	return &Tensor{DataType: dt, Shape: shape, Data: bytesOf(data)}
+	return &Tensor{DataType: dt, Shape: shape, Data: viewBytes(data)}
 }
