@@ -75,13 +75,13 @@ Unknown keys in the config file are errors.
 
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&g.ConfigFile, "config", "", "config file (default $XDG_CONFIG_HOME/mlops/config.yaml, then ./mlops.yaml)")
-	pf.StringVar(&g.Output, "output", string(cmdutil.FormatTable), "output format: table or json")
+	pf.StringVar(&g.Output, "output", string(cmdutil.FormatTable), "output format: table, json or markdown (markdown where a command supports it)")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only results and errors, no status messages")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "print diagnostic messages to stderr")
 	pf.BoolVar(&g.NoColor, "no-color", false, "never use colour (also: NO_COLOR environment variable)")
 	pf.StringVar(&g.ORTLib, "ort-lib", "", "path of the ONNX Runtime shared library (also: MLOPS_ORT_LIB)")
 	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp
+		return []string{"table", "json", "markdown"}, cobra.ShellCompDirectiveNoFileComp
 	})
 
 	f.DeclareConfig(cmdutil.GlobalConfigKeys()...)
