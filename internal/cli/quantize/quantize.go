@@ -115,7 +115,7 @@ output cosine and the SNR of every quantized layer, worst first.
 	fl.BoolVar(&opts.SymmetricWeights, "symmetric-weights", true, "symmetric weight ranges (zero point in the middle)")
 	fl.BoolVar(&opts.SymmetricActivations, "symmetric-activations", false, "symmetric activation ranges")
 	fl.BoolVar(&opts.ReduceRange, "reduce-range", false, "quantize weights to 7 bits (for CPUs without VNNI that can overflow)")
-	fl.StringSliceVar(&opts.PerChannel, "per-channel", nil, "per-channel weight scales: alone for every op type, or a list (Conv,Gemm,MatMul)")
+	fl.StringSliceVar(&opts.PerChannel, "per-channel", nil, "per-channel weight scales: --per-channel for every op type, or --per-channel=Conv,Gemm for some")
 	fl.Lookup("per-channel").NoOptDefVal = "all"
 	fl.StringSliceVar(&opts.OpTypes, "op-types", nil, "quantize only these op types (default: all the mode supports)")
 	fl.StringSliceVar(&opts.ExcludeNodes, "exclude-nodes", nil, "node names to leave in float")
@@ -153,6 +153,9 @@ func (o *QuantizeOptions) request() (quant.Request, error) {
 	mode := quant.Mode(o.Mode)
 	if mode == quant.Dynamic && o.activationTypeSet && at != quant.Uint8 {
 		return req, cmdutil.FlagErrorf("--activation-type %s: dynamic mode always quantizes activations to uint8; use --mode static", o.ActivationType)
+	}
+	if mode == quant.Static && o.CalibrationData == "" {
+		return req, cmdutil.FlagErrorf("--mode static needs --calibration-data FILE (.npy, .npz, .csv, .jsonl or .parquet rows matching the model's inputs)")
 	}
 	if mode == quant.Dynamic && o.CalibrationData != "" {
 		return req, cmdutil.FlagErrorf("--calibration-data is used by --mode static only")
