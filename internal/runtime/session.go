@@ -26,16 +26,51 @@ type Session struct {
 // model's serialised bytes ([]byte). Models whose tensors live in external
 // data files must be given by path, so that ORT finds the files next to it.
 func (r *Runtime) NewSession(model any, opts SessionOptions) (*Session, error) {
+	return r.NewSessionContext(context.Background(), model, opts)
+}
+
+// NewSessionContext is NewSession that returns ctx's error as soon as ctx is
+// cancelled. ORT cannot stop loading a model half-way, so a load already
+// under way finishes in the background and its session is closed.
+func (r *Runtime) NewSessionContext(ctx context.Context, model any, opts SessionOptions) (*Session, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var load func() (*Session, error)
 	switch m := model.(type) {
 	case string:
-		return newSession(m, nil, opts)
+		load = func() (*Session, error) { return newSession(m, nil, opts) }
 	case []byte:
-		return newSession("", m, opts)
+		load = func() (*Session, error) { return newSession("", m, opts) }
+	default:
+		return nil, fmt.Errorf("runtime: NewSession takes a model path (string) or model bytes ([]byte), not %T", model)
 	}
-	return nil, fmt.Errorf("runtime: NewSession takes a model path (string) or model bytes ([]byte), not %T", model)
+	if ctx.Done() == nil { // never cancelled: no goroutine needed
+		return load()
+	}
+	type result struct {
+		s   *Session
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := load()
+		done <- result{s, err}
+	}()
+	select {
+	case res := <-done:
+		return res.s, res.err
+	case <-ctx.Done():
+		go func() {
+			if res := <-done; res.s != nil {
+				res.s.Close()
+			}
+		}()
+		return nil, fmt.Errorf("load model: %w", ctx.Err())
+	}
 }
 
 func newSession(path string, data []byte, opts SessionOptions) (*Session, error) {

@@ -386,3 +386,30 @@ func TestSessionExternalData(t *testing.T) {
 		t.Errorf("external-data model as bytes: got %v, want a 'load it by path' error", err)
 	}
 }
+
+func TestNewSessionContext(t *testing.T) {
+	r := openRuntime(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.NewSessionContext(ctx, addModel(t), SessionOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: got %v, want context.Canceled", err)
+	}
+	// A big model (16 MiB of weights) takes a while to load; cancelling
+	// during the load returns at once and the late session is closed.
+	ctx, cancel = context.WithCancel(context.Background())
+	model := slowModel(t, 1, 2048)
+	go cancel()
+	s, err := r.NewSessionContext(ctx, model, SessionOptions{})
+	if err == nil {
+		s.Close() // the load won the race; nothing to check
+	} else if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancel during load: got %v, want context.Canceled", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	s, err = r.NewSessionContext(ctx, addModel(t), SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
