@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
 )
 
 // benchData is the workload testdata/metrics/bench.py times with sklearn:

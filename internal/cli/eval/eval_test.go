@@ -1,0 +1,204 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/runtime"
+)
+
+func TestFlagsReachOptions(t *testing.T) {
+	io, _, _, _ := cmdutil.Test()
+	var got *EvalOptions
+	cmd := NewCmdEval(&cmdutil.Factory{IO: io}, func(o *EvalOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"m.onnx", "--data", "x.npy", "--labels", "y.npy", "--task", "binary", "--gate", "accuracy>=0.9",
+		"--gate", "f1>=baseline-0.01", "--compare", "b.onnx", "--mean", "0.5,0.5", "--input-field", "a=b", "--latency-batch-sizes", "1,8"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Model != "m.onnx" || got.Task != "binary" || len(got.Gates) != 2 || got.Baseline != "b.onnx" ||
+		len(got.Mean) != 2 || got.InputFields["a"] != "b" || len(got.LatencyBatchSizes) != 2 || got.BatchSize != 32 {
+		t.Fatalf("options %+v", got)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	base := EvalOptions{Model: "m.onnx", Data: "x.npy", Labels: "y.npy", Task: "classification", BatchSize: 32, TopK: 5,
+		Threshold: 0.5, Bootstrap: 10, LatencyRuns: 5}
+	cases := map[string]func(o *EvalOptions){
+		"invalid --task":             func(o *EvalOptions) { o.Task = "ranking" },
+		"--data is required":         func(o *EvalOptions) { o.Data = "" },
+		"labels are required":        func(o *EvalOptions) { o.Labels = "" },
+		"--zero-division must be":    func(o *EvalOptions) { o.ZeroDivision = 2 },
+		"want METRIC OP VALUE":       func(o *EvalOptions) { o.Gates = []string{"accuracy is high"} },
+		"pass --compare BASELINE":    func(o *EvalOptions) { o.Gates = []string{"accuracy>=baseline"} },
+		"--threshold must lie":       func(o *EvalOptions) { o.Threshold = 1 },
+		"--latency-batch-sizes must": func(o *EvalOptions) { o.LatencyBatchSizes = []int{0} },
+	}
+	for want, mut := range cases {
+		o := base
+		mut(&o)
+		_, _, err := o.validate()
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
+	}
+}
+
+// fixture returns the repository's Fashion-MNIST files and an ONNX Runtime
+// handle, or skips when either is missing (MLOPS_REQUIRE_ORT=1 fails instead).
+func fixture(t *testing.T) (repo string, rt *runtime.Runtime) {
+	t.Helper()
+	repo, _ = filepath.Abs("../../..")
+	if _, err := os.Stat(filepath.Join(repo, "testdata/fmnist/mlp.onnx")); err != nil {
+		t.Skip("testdata/fmnist not generated")
+	}
+	path, _, err := runtime.Locate(runtime.LocateOptions{WorkDir: repo})
+	if err != nil {
+		if os.Getenv("MLOPS_REQUIRE_ORT") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip("ONNX Runtime not installed: ", err)
+	}
+	rt, err = runtime.Open(runtime.Config{LibraryPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo, rt
+}
+
+func fmnistOptions(repo string, rt *runtime.Runtime, format cmdutil.Format) (*EvalOptions, *bytes.Buffer) {
+	io, _, out, _ := cmdutil.Test()
+	return &EvalOptions{
+		IO: io, Format: func() (cmdutil.Format, error) { return format, nil },
+		Runtime: func() (*runtime.Runtime, error) { return rt, nil }, Ctx: context.Background(),
+		Model: filepath.Join(repo, "testdata/fmnist/mlp.onnx"), Data: filepath.Join(repo, "testdata/fmnist/x_test.npy"),
+		Labels: filepath.Join(repo, "testdata/fmnist/y_test.npy"), Task: "classification", BatchSize: 256, TopK: 5,
+		Threshold: 0.5, Bootstrap: 200, Seed: 1, LatencyBatchSizes: []int{1}, LatencyRuns: 20, Scale: 1,
+	}, out
+}
+
+func TestFashionMNISTMatchesGenerator(t *testing.T) {
+	repo, rt := fixture(t)
+	o, out := fmnistOptions(repo, rt, cmdutil.FormatJSON)
+	if err := evalRun(o); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rows    int                `json:"rows"`
+		Metrics map[string]float64 `json:"metrics"`
+		Operational struct {
+			Latency []struct {
+				BatchSize int     `json:"batch_size"`
+				P99       float64 `json:"p99_ms"`
+			} `json:"latency"`
+		} `json:"operational"`
+		Confusion [][]int64 `json:"confusion_matrix"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Rows != 10000 || len(rep.Confusion) != 10 || len(rep.Operational.Latency) != 2 || rep.Operational.Latency[0].BatchSize != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	acc := rep.Metrics["accuracy"]
+	b, err := os.ReadFile(filepath.Join(repo, "testdata/fmnist/metrics.json"))
+	if err != nil {
+		t.Logf("metrics.json not generated yet; accuracy %.4f checked against a floor only", acc)
+		if acc < 0.8 {
+			t.Fatalf("accuracy %.4f", acc)
+		}
+		return
+	}
+	var gen map[string]any
+	if err := json.Unmarshal(b, &gen); err != nil {
+		t.Fatal(err)
+	}
+	want, ok := gen["mlp_accuracy"].(float64)
+	if !ok {
+		t.Fatalf("metrics.json has no mlp_accuracy: %s", b)
+	}
+	// torch and ONNX Runtime may round a borderline logit differently: allow 2 of 10000 rows.
+	if d := acc - want; d > 2e-4 || d < -2e-4 {
+		t.Fatalf("accuracy %.4f, generator (torch) %.4f", acc, want)
+	}
+}
+
+func TestGatesCompareAndArtifacts(t *testing.T) {
+	repo, rt := fixture(t)
+	dir := t.TempDir()
+	o, out := fmnistOptions(repo, rt, cmdutil.FormatMarkdown)
+	o.Limit = 2000
+	o.Baseline = o.Model
+	o.PlotsDir = filepath.Join(dir, "plots")
+	o.ReportFile = filepath.Join(dir, "report.html")
+	o.Gates = []string{"accuracy>=0.5", "f1_macro>=baseline-0.01", "accuracy>0.99"}
+	err := evalRun(o)
+	var ge *cmdutil.GateError
+	if !errors.As(err, &ge) || !strings.Contains(err.Error(), "accuracy>0.99") || strings.Contains(err.Error(), "f1_macro") {
+		t.Fatalf("err = %v, want a GateError naming only accuracy>0.99", err)
+	}
+	md := out.String()
+	for _, want := range []string{"gate failed", "| `accuracy>0.99` |", "**FAIL**", "McNemar exact test: 0 rows only the baseline got right, 0 only the model, p = 1", "Agreement 1.0000"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	for _, name := range []string{"confusion_matrix", "roc", "pr", "reliability", "latency"} {
+		png, err := os.ReadFile(filepath.Join(o.PlotsDir, name+".png"))
+		if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+			t.Errorf("%s.png: %v", name, err)
+		}
+		svg, err := os.ReadFile(filepath.Join(o.PlotsDir, name+".svg"))
+		if err != nil || !bytes.Contains(svg, []byte("<svg")) {
+			t.Errorf("%s.svg: %v", name, err)
+		}
+	}
+	html, err := os.ReadFile(o.ReportFile)
+	if err != nil || bytes.Count(html, []byte("data:image/png;base64,")) != 5 || !bytes.Contains(html, []byte("FAIL")) {
+		t.Fatalf("report.html: %v (%d bytes)", err, len(html))
+	}
+
+	// An unknown gate metric is a usage error that lists what exists.
+	o, _ = fmnistOptions(repo, rt, cmdutil.FormatTable)
+	o.Limit, o.LatencyBatchSizes = 100, nil
+	o.Gates = []string{"acuracy>=0.5"}
+	err = evalRun(o)
+	var fe *cmdutil.FlagError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `unknown metric "acuracy"`) || !strings.Contains(err.Error(), "balanced_accuracy") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBadLabels(t *testing.T) {
+	repo, rt := fixture(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	o, _ := fmnistOptions(repo, rt, cmdutil.FormatTable)
+	o.Limit, o.LatencyBatchSizes = 3, nil
+	o.Labels = write("y.jsonl", "{\"label\": 1}\n{\"label\": 12}\n{\"label\": 0}\n")
+	if err := evalRun(o); err == nil || !strings.Contains(err.Error(), "label 12 at row 1 is outside the model's 10 classes") {
+		t.Errorf("out of range: %v", err)
+	}
+	o.Labels = write("y2.jsonl", "{\"label\": 1.5}\n{\"label\": 1}\n{\"label\": 1}\n")
+	if err := evalRun(o); err == nil || !strings.Contains(err.Error(), "not an integer class id") {
+		t.Errorf("non-integer: %v", err)
+	}
+	o.Limit = 0
+	o.Labels = write("y3.jsonl", "{\"label\": 1}\n{\"label\": 2}\n")
+	if err := evalRun(o); err == nil || !strings.Contains(err.Error(), "fewer rows") {
+		t.Errorf("count: %v", err)
+	}
+}
