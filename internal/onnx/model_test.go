@@ -454,3 +454,49 @@ func TestClone(t *testing.T) {
 	}
 	sameTensors(t, tensorsByName(t, m), tensorsByName(t, c))
 }
+
+// countdownCtx reports cancellation after its Err has been asked n times,
+// to stop Save part-way through writing.
+type countdownCtx struct {
+	context.Context
+	n int
+}
+
+func (c *countdownCtx) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+func TestSaveCancelledMidwayLeavesNothing(t *testing.T) {
+	src := t.TempDir()
+	p, err := synth.ExternalModel(context.Background(), src, "m.onnx", 8<<20, 8, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dst := t.TempDir()
+	// An earlier good save must survive a failed one over it.
+	out := filepath.Join(dst, "m.onnx")
+	if err := m.Save(out, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(out)
+	for _, n := range []int{0, 3, 7} {
+		err := m.SaveContext(&countdownCtx{Context: context.Background(), n: n}, out, onnx.SaveOptions{MaxFileBytes: 3 << 20})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("n=%d: err = %v, want context.Canceled", n, err)
+		}
+		if got := dataFiles(t, dst); len(got) != 2 {
+			t.Fatalf("n=%d: folder holds %v, want only the earlier model and its data", n, got)
+		}
+		if after, _ := os.ReadFile(out); !bytes.Equal(before, after) {
+			t.Fatalf("n=%d: the earlier model was changed", n)
+		}
+	}
+}
