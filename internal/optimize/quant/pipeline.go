@@ -74,6 +74,9 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if err := CheckQuantizable(m); err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Input, err)
 	}
+	if err := checkOpset(m, o); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Input, err)
+	}
 	rep := &Report{Input: req.Input, Output: req.Output, Mode: o.Mode, WeightType: o.WeightType.String(),
 		ActivationType: Uint8.String(), BytesBefore: modelBytes(req.Input, m)}
 	if o.Mode == Static {

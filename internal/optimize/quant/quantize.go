@@ -79,6 +79,15 @@ func CheckQuantizable(m *onnx.Model) error {
 	return nil
 }
 
+// checkOpset rejects option/model combinations the model's opset cannot hold.
+func checkOpset(m *onnx.Model, opts Options) error {
+	if opset := defaultOpset(m.Proto); opset < 10 && opts.Mode == Static && opts.Format == QOperator {
+		return fmt.Errorf("%w: the model uses opset %d and QLinearConv/QLinearMatMul need opset 10 or later: "+
+			"use --format qdq, or re-export the model with a newer opset", ErrOpsetTooOld, opset)
+	}
+	return nil
+}
+
 func defaultOpset(mp *onnxpb.ModelProto) int64 {
 	for _, o := range mp.GetOpsetImport() {
 		if o.GetDomain() == "" || o.GetDomain() == "ai.onnx" {
@@ -138,9 +147,8 @@ func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[strin
 	if err := CheckQuantizable(m); err != nil {
 		return nil, err
 	}
-	if opset := defaultOpset(m.Proto); opset < 10 && opts.Mode == Static && opts.Format == QOperator {
-		return nil, fmt.Errorf("%w: the model uses opset %d and QLinearConv/QLinearMatMul need opset 10 or later: "+
-			"use --format qdq, or re-export the model with a newer opset", ErrOpsetTooOld, opset)
+	if err := checkOpset(m, opts); err != nil {
+		return nil, err
 	}
 	r := &rewriter{
 		ctx: ctx, m: m, opts: opts, ranges: ranges, opset: defaultOpset(m.Proto),
