@@ -43,6 +43,7 @@ type EvalOptions struct {
 	Seed              uint64
 	LatencyBatchSizes []int
 	LatencyRuns       int
+	NoLatency         bool
 	Threads           int
 
 	Gates      []string
@@ -113,6 +114,9 @@ MODEL and BASELINE are .onnx files.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx = cmd.Context()
 			opts.Model = args[0]
+			if opts.NoLatency {
+				opts.LatencyBatchSizes = nil
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -141,7 +145,8 @@ MODEL and BASELINE are .onnx files.
 	fl.IntVar(&opts.ZeroDivision, "zero-division", 0, "value of precision/recall when undefined: 0 (sklearn default) or 1")
 	fl.IntVar(&opts.Bootstrap, "bootstrap", 1000, "bootstrap resamples for --compare confidence intervals")
 	fl.Uint64Var(&opts.Seed, "seed", 1, "bootstrap seed (same seed, same intervals)")
-	fl.IntSliceVar(&opts.LatencyBatchSizes, "latency-batch-sizes", []int{1}, "batch sizes to time (empty to skip: --latency-batch-sizes=)")
+	fl.IntSliceVar(&opts.LatencyBatchSizes, "latency-batch-sizes", []int{1}, "batch sizes to time after the evaluation")
+	fl.BoolVar(&opts.NoLatency, "no-latency", false, "skip the latency measurement (the evaluation run's own batches are still timed)")
 	fl.IntVar(&opts.LatencyRuns, "latency-runs", 50, "timed runs per latency batch size")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fl.StringVar(&opts.Baseline, "compare", "", "baseline model to compare with on the same data")

@@ -93,8 +93,8 @@ func TestFashionMNISTMatchesGenerator(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep struct {
-		Rows    int                `json:"rows"`
-		Metrics map[string]float64 `json:"metrics"`
+		Rows        int                `json:"rows"`
+		Metrics     map[string]float64 `json:"metrics"`
 		Operational struct {
 			Latency []struct {
 				BatchSize int     `json:"batch_size"`
