@@ -66,9 +66,9 @@ QLinearMatMul and QGemm directly. Calibration keeps running minimums and
 maximums or fixed-size histograms, never the activations, so memory does not
 grow with the data.
 
-Nodes inside If/Loop/Scan bodies are quantized in dynamic mode; in static
-mode only the main graph is calibrated, and body nodes are reported as
-skipped. Weights shared by several nodes or reached through Identity are
+Nodes inside If/Loop/Scan bodies are quantized in both modes: for static
+calibration their activations are routed out of the bodies as extra outputs
+(stacked over Loop/Scan iterations, per branch for If). Weights shared by several nodes or reached through Identity are
 quantized once; a float copy stays only while a float node still reads it.
 Numerics follow the ONNX operators: round half to even, saturation, zero
 point of the quantized type; biases become int32 where the format needs it.

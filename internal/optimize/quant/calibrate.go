@@ -36,34 +36,45 @@ type CalibrationStats struct {
 	Tensors int    `json:"tensors"`
 }
 
-// CalibrationTensors lists the main-graph activations static quantization
-// with opts needs ranges for: the non-constant inputs and the outputs of
-// every selected node.
+// CalibrationTensors lists the activations static quantization with opts
+// needs ranges for: the non-constant inputs and the outputs of every selected
+// node, in the main graph and inside If/Loop/Scan bodies.
 func CalibrationTensors(m *onnx.Model, opts Options) []string {
-	g := m.Proto.GetGraph()
-	s := newScope(g, nil, "", m.Proto.GetIrVersion() < 4)
 	seen := map[string]bool{}
 	var out []string
-	add := func(x string) {
-		if x != "" && !seen[x] && s.resolveConst(x) == nil {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	for _, n := range g.GetNode() {
-		if n.GetDomain() != "" || !contains(SupportedOpTypes(Static), n.GetOpType()) {
-			continue
-		}
-		if ok, _ := opts.wants(n.GetName(), n.GetOpType()); !ok {
-			continue
-		}
-		for i, x := range n.GetInput() {
-			if i < 2 {
-				add(x)
+	var walk func(g *onnxpb.GraphProto, parent *scope)
+	walk = func(g *onnxpb.GraphProto, parent *scope) {
+		s := newScope(g, parent, "", m.Proto.GetIrVersion() < 4)
+		add := func(x string) {
+			if x != "" && !seen[x] && s.resolveConst(x) == nil {
+				seen[x] = true
+				out = append(out, x)
 			}
 		}
-		add(firstOr(n.GetOutput(), ""))
+		for _, n := range g.GetNode() {
+			for _, a := range n.GetAttribute() {
+				if a.GetG() != nil {
+					walk(a.GetG(), s)
+				}
+				for _, sg := range a.GetGraphs() {
+					walk(sg, s)
+				}
+			}
+			if n.GetDomain() != "" || !contains(SupportedOpTypes(Static), n.GetOpType()) {
+				continue
+			}
+			if ok, _ := opts.wants(n.GetName(), n.GetOpType()); !ok {
+				continue
+			}
+			for i, x := range n.GetInput() {
+				if i < 2 {
+					add(x)
+				}
+			}
+			add(firstOr(n.GetOutput(), ""))
+		}
 	}
+	walk(m.Proto.GetGraph(), nil)
 	return out
 }
 
@@ -84,10 +95,15 @@ func Calibrate(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, tensors 
 			fetch = append(fetch, t)
 		}
 	}
-	sess, cleanup, err := augmentedSession(rt, m, fetch, o.Session)
+	sess, carries, cleanup, err := liftedSession(rt, m, fetch, o.Session)
 	if err != nil {
 		return nil, nil, err
 	}
+	outNames := make([]string, 0, len(carries))
+	for k := range carries {
+		outNames = append(outNames, k)
+	}
+	sort.Strings(outNames)
 	defer cleanup()
 	defer sess.Close()
 
@@ -118,13 +134,13 @@ func Calibrate(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, tensors 
 				}
 			}
 		}
-		if len(fetch) > 0 {
-			outs, err := sess.Run(ctx, feeds, fetch)
+		if len(outNames) > 0 {
+			outs, err := sess.Run(ctx, feeds, outNames)
 			if err != nil {
 				return nil, nil, fmt.Errorf("calibration run on rows %d..%d: %w", b.Offset, b.Offset+b.Rows-1, err)
 			}
 			for name, t := range outs {
-				if err := observe(cols[name], t); err != nil {
+				if err := observe(cols[carries[name]], t); err != nil {
 					return nil, nil, fmt.Errorf("calibration tensor %s: %w", name, err)
 				}
 			}
@@ -160,51 +176,84 @@ func observe(c calib.Collector, t *runtime.Tensor) error {
 // added as graph outputs. Models with external data are written next to the
 // original (so the data files resolve) and removed afterwards.
 func augmentedSession(rt *runtime.Runtime, m *onnx.Model, fetch []string, so runtime.SessionOptions) (*runtime.Session, func(), error) {
+	s, _, cleanup, err := liftedSession(rt, m, fetch, so)
+	return s, cleanup, err
+}
+
+// liftedSession is augmentedSession for tensors that may live in
+// subgraphs: it returns the session and, for each output to fetch, the
+// tensor it carries.
+func liftedSession(rt *runtime.Runtime, m *onnx.Model, want []string, so runtime.SessionOptions) (*runtime.Session, map[string]string, func(), error) {
 	mp := proto.Clone(m.Proto).(*onnxpb.ModelProto)
 	g := mp.GetGraph()
 	have := map[string]bool{}
 	for _, o := range g.GetOutput() {
 		have[o.GetName()] = true
 	}
-	sort.Strings(fetch)
-	for _, t := range fetch {
+	main := map[string]bool{}
+	for _, n := range g.GetNode() {
+		for _, o := range n.GetOutput() {
+			main[o] = true
+		}
+	}
+	fetch := map[string]string{}
+	body := map[string]bool{}
+	for _, t := range want {
+		if main[t] {
+			fetch[t] = t
+		} else {
+			body[t] = true
+		}
+	}
+	if len(body) > 0 {
+		l := &lifter{want: body, names: names{used: map[string]bool{}}}
+		collectNames(g, l.names.used)
+		for _, c := range l.lift(g) {
+			fetch[c.src] = c.orig
+		}
+	}
+	keys := make([]string, 0, len(fetch))
+	for k := range fetch {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, t := range keys {
 		if !have[t] {
-			g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(t), Type: &onnxpb.TypeProto{
-				Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnx.Float))}}}})
+			g.Output = append(g.Output, floatValueInfo(t))
 		}
 	}
 	b, err := proto.Marshal(mp)
 	if err != nil {
-		return nil, nil, fmt.Errorf("calibration model: %w", err)
+		return nil, nil, nil, fmt.Errorf("calibration model: %w", err)
 	}
 	noop := func() {}
 	if !hasExternal(mp) {
 		s, err := rt.NewSession(b, so)
 		if err != nil {
-			return nil, nil, fmt.Errorf("open model for calibration: %w", err)
+			return nil, nil, nil, fmt.Errorf("open model for calibration: %w", err)
 		}
-		return s, noop, nil
+		return s, fetch, noop, nil
 	}
 	f, err := os.CreateTemp(m.Dir, ".mlops-calib-*.onnx")
 	if err != nil {
-		return nil, nil, fmt.Errorf("calibration model next to %s: %w", m.Dir, err)
+		return nil, nil, nil, fmt.Errorf("calibration model next to %s: %w", m.Dir, err)
 	}
 	cleanup := func() { os.Remove(f.Name()) }
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		cleanup()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := f.Close(); err != nil {
 		cleanup()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	s, err := rt.NewSession(f.Name(), so)
 	if err != nil {
 		cleanup()
-		return nil, nil, fmt.Errorf("open model for calibration: %w", err)
+		return nil, nil, nil, fmt.Errorf("open model for calibration: %w", err)
 	}
-	return s, cleanup, nil
+	return s, fetch, cleanup, nil
 }
 
 func hasExternal(mp *onnxpb.ModelProto) bool {

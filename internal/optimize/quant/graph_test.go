@@ -2,10 +2,13 @@ package quant
 
 import (
 	"context"
-	"errors"
+	"encoding/binary"
+	"io"
+	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mlops-dev/mlops/internal/data"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -229,10 +232,76 @@ func TestSubgraphsDynamic(t *testing.T) {
 	}
 }
 
-func TestStaticSubgraphNodesReportedSkipped(t *testing.T) {
-	m := subgraphNet(t)
-	_, err := Quantize(context.Background(), m, Options{Mode: Static, Format: QDQ, WeightType: Int8, ActivationType: Uint8}, map[string]Range{})
-	if !errors.Is(err, ErrNothingToQuantize) {
-		t.Fatalf("err = %v, want ErrNothingToQuantize", err)
+func TestSubgraphsStatic(t *testing.T) {
+	rt := openRuntime(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, f := range []Format{QDQ, QOperator} {
+		m := subgraphNet(t)
+		fp := encode(t, m)
+		opts := Options{Mode: Static, Format: f, WeightType: Int8, ActivationType: Uint8, SymmetricWeights: true}
+		// Two calibration batches, one per branch of the If.
+		var batches []*data.Batch
+		for _, cond := range []byte{1, 0} {
+			v := make([]float32, 32)
+			for i := range v {
+				v[i] = r.Float32()
+			}
+			batches = append(batches, &data.Batch{Rows: 2, Inputs: map[string]*data.Tensor{
+				"v": {DType: data.Float32, Shape: []int64{2, 16}, Data: f32bytes(v)},
+				"c": {DType: data.Bool, Shape: []int64{}, Data: []byte{cond}}}})
+		}
+		ranges, st, err := Calibrate(context.Background(), rt, m, CalibrationTensors(m, opts), &batchList{b: batches}, CalibrationOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"then_out", "else_out", "h", "h2"} {
+			if _, ok := ranges[name]; !ok {
+				t.Errorf("%s: no range for body tensor %s (have %v)", f, name, ranges)
+			}
+		}
+		res, err := Quantize(context.Background(), m, opts, ranges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.NodesQuantized["MatMul"] != 3 {
+			t.Fatalf("%s: quantized %v skipped %v; want the 3 body MatMuls (calibrated %d tensors)", f, res.NodesQuantized, res.NodesSkipped, st.Tensors)
+		}
+		v := make([]float32, 32)
+		for i := range v {
+			v[i] = r.Float32()
+		}
+		for _, cond := range []bool{true, false} {
+			in := map[string]*runtime.Tensor{"v": newF32([]int64{2, 16}, v), "c": runtime.NewTensorBool(nil, []bool{cond})}
+			a := runAll(t, rt, fp, in, []string{"o", "lo"})
+			b := runAll(t, rt, encode(t, m), in, []string{"o", "lo"})
+			for _, o := range []string{"o", "lo"} {
+				if c := cosine(a[o], b[o]); c < 0.99 {
+					t.Errorf("%s cond=%v output %s cosine %.4f", f, cond, o, c)
+				}
+			}
+		}
 	}
+}
+
+type batchList struct{ b []*data.Batch }
+
+func (l *batchList) Next(context.Context) (*data.Batch, error) {
+	if len(l.b) == 0 {
+		return nil, io.EOF
+	}
+	b := l.b[0]
+	l.b = l.b[1:]
+	return b, nil
+}
+func (l *batchList) Rows() int64              { return -1 }
+func (l *batchList) Inputs() []data.InputInfo { return nil }
+func (l *batchList) HasLabels() bool          { return false }
+func (l *batchList) Close() error             { return nil }
+
+func f32bytes(v []float32) []byte {
+	b := make([]byte, 0, 4*len(v))
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return b
 }

@@ -85,9 +85,6 @@ func (r *rewriter) planStatic(s *scope, n *onnxpb.NodeProto) (*staticPlan, strin
 	}
 	for _, x := range needs {
 		if _, ok := r.ranges[x]; !ok {
-			if s.parent != nil {
-				return nil, "inside a subgraph: no calibration range for " + x + " (calibration covers the main graph)"
-			}
 			return nil, "no calibration range for " + x
 		}
 	}
