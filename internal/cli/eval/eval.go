@@ -23,6 +23,7 @@ type EvalOptions struct {
 	IO      *cmdutil.IOStreams
 	Format  func() (cmdutil.Format, error)
 	Runtime func() (*runtime.Runtime, error)
+	Resolve func(context.Context, string) (string, error) // MODEL/BASELINE argument → local file
 	Ctx     context.Context
 
 	Model, Baseline           string
@@ -53,7 +54,7 @@ type EvalOptions struct {
 
 // NewCmdEval builds `mlops eval`.
 func NewCmdEval(f *cmdutil.Factory, runF func(*EvalOptions) error) *cobra.Command {
-	opts := &EvalOptions{IO: f.IO, Format: f.OutputFormat, Runtime: f.Runtime}
+	opts := &EvalOptions{IO: f.IO, Format: f.OutputFormat, Runtime: f.Runtime, Resolve: modelResolver(f)}
 	cmd := &cobra.Command{
 		Use:   "eval <model.onnx> --data FILE [--labels FILE]",
 		Short: "Measure a model on labelled data, compare it with a baseline, gate a release",
@@ -94,7 +95,10 @@ entry. A failed gate prints the report, names the gate and exits 3.
 plots as PNG and SVG; --report FILE.html writes one self-contained page;
 --output markdown prints a PR-comment body.
 
-MODEL and BASELINE are .onnx files.
+MODEL and BASELINE are .onnx files or registry references (NAME,
+NAME@VERSION, NAME@ALIAS) when a registry is configured (registry in the
+config file or MLOPS_REGISTRY); references are pulled into the user cache
+once and reused.
 
 ` + cmdutil.ExitCodesHelp,
 		Example: `  # accuracy and friends on the Fashion-MNIST test set
@@ -238,6 +242,16 @@ func evalRun(o *EvalOptions) error {
 	task, gates, err := o.validate()
 	if err != nil {
 		return err
+	}
+	if o.Resolve != nil {
+		if o.Model, err = o.Resolve(ctx, o.Model); err != nil {
+			return err
+		}
+		if o.Baseline != "" {
+			if o.Baseline, err = o.Resolve(ctx, o.Baseline); err != nil {
+				return fmt.Errorf("--compare: %w", err)
+			}
+		}
 	}
 	rt, err := o.Runtime()
 	if err != nil {

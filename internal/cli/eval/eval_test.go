@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/registry"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
@@ -200,5 +201,36 @@ func TestBadLabels(t *testing.T) {
 	o.Labels = write("y3.jsonl", "{\"label\": 1}\n{\"label\": 2}\n")
 	if err := evalRun(o); err == nil || !strings.Contains(err.Error(), "fewer rows") {
 		t.Errorf("count: %v", err)
+	}
+}
+
+func TestRegistryReference(t *testing.T) {
+	repo, rt := fixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	url := "file://" + filepath.Join(dir, "reg")
+	os.MkdirAll(filepath.Join(dir, "reg"), 0o755)
+	reg, err := registry.Open(ctx, url, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Push(ctx, filepath.Join(repo, "testdata/fmnist/mlp.onnx"), "fmnist-mlp", registry.PushOptions{Aliases: []string{"prod"}}); err != nil {
+		t.Fatal(err)
+	}
+	reg.Close()
+	o, out := fmnistOptions(repo, rt, cmdutil.FormatJSON)
+	o.Model, o.Baseline = "fmnist-mlp@prod", "fmnist-mlp"
+	o.Limit, o.LatencyBatchSizes, o.Bootstrap = 200, nil, 20
+	o.Resolve = func(ctx context.Context, arg string) (string, error) {
+		return resolveModel(ctx, arg, url, filepath.Join(dir, "cache"))
+	}
+	if err := evalRun(o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), filepath.Join(dir, "cache")) || !strings.Contains(out.String(), `"agreement": 1`) {
+		t.Fatalf("report does not name the cached model or lacks the comparison:\n%s", out)
+	}
+	if _, err := resolveModel(ctx, "nope@1", "", dir); err == nil || !strings.Contains(err.Error(), "MLOPS_REGISTRY") {
+		t.Fatalf("err = %v", err)
 	}
 }

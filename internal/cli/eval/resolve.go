@@ -1,0 +1,58 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/registry"
+)
+
+// keyRegistry is the registry URL setting (declared by `mlops doctor`;
+// MLOPS_REGISTRY in the environment).
+const keyRegistry = "registry"
+
+// modelResolver turns MODEL/BASELINE arguments into local files: an
+// existing path as is, otherwise a registry reference pulled into the user
+// cache (reused on later runs).
+func modelResolver(f *cmdutil.Factory) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, arg string) (string, error) {
+		if _, err := os.Stat(arg); err == nil {
+			return arg, nil
+		}
+		url := ""
+		if f.Config != nil {
+			cfg, err := f.Config()
+			if err != nil {
+				return "", err
+			}
+			url = cfg.GetString(keyRegistry)
+		}
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		return resolveModel(ctx, arg, url, filepath.Join(cache, "mlops", "models"))
+	}
+}
+
+func resolveModel(ctx context.Context, arg, url, cacheDir string) (string, error) {
+	if _, err := os.Stat(arg); err == nil {
+		return arg, nil
+	}
+	if url == "" {
+		return "", fmt.Errorf("%s: no such file; to use it as a registry reference (NAME, NAME@VERSION, NAME@ALIAS) set the registry URL (registry in the config file or MLOPS_REGISTRY)", arg)
+	}
+	reg, err := registry.Open(ctx, url, registry.Options{})
+	if err != nil {
+		return "", err
+	}
+	defer reg.Close()
+	local, _, err := registry.ResolveModel(ctx, reg, arg, cacheDir)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", arg, err)
+	}
+	return local, nil
+}
