@@ -129,3 +129,19 @@ func TestOpenLocationErrors(t *testing.T) {
 		t.Error("unknown URL scheme accepted")
 	}
 }
+
+func TestFP32ValuesMatchFloat32Reference(t *testing.T) {
+	tensor := Tensor{Name: "x", Datatype: "FP32", Shape: []int64{1, 2}, Data: []byte(`[0.003921569,0.1]`)}
+	vals, _, err := tensor.Values(NewDictionary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals[0] != float64(float32(1.0/255)) || vals[1] != float64(float32(0.1)) {
+		t.Errorf("FP32 JSON values %v are not the float32 values a .npy reference holds", vals)
+	}
+	tensor.Datatype = "FP64"
+	vals, _, _ = tensor.Values(NewDictionary())
+	if vals[1] != 0.1 {
+		t.Errorf("FP64 value rounded: %v", vals[1])
+	}
+}

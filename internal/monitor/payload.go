@@ -117,6 +117,13 @@ func (t *Tensor) Values(dict *Dictionary) (vals []float64, categorical bool, err
 		if len(vals) != want {
 			return nil, false, fmt.Errorf("tensor %q: %d elements, shape %v needs %d", t.Name, len(vals), t.Shape, want)
 		}
+		if t.Datatype == "FP32" || t.Datatype == "FP16" || t.Datatype == "BF16" {
+			// JSON holds the shortest decimal of a float32; parse it back to that float32 so logged
+			// values equal the same values read from a float32 reference (.npy) bit for bit.
+			for i, v := range vals {
+				vals[i] = float64(float32(v))
+			}
+		}
 		return vals, false, nil
 	default:
 		return nil, false, fmt.Errorf("tensor %q: unknown datatype %q", t.Name, t.Datatype)
