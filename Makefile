@@ -64,6 +64,7 @@ test: setup build
 bench: setup
 	@mkdir -p .cache
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -timeout 60m $(BENCH_PKGS) 2>&1 | tee .cache/bench-report.txt
+	/usr/bin/python3 testdata/metrics/bench.py 2>&1 | tee -a .cache/bench-report.txt
 	@echo "report: .cache/bench-report.txt"
 
 ## lint: gofmt must list nothing; go vet must pass
