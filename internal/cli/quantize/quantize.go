@@ -55,7 +55,8 @@ smaller and usually faster.
 --mode dynamic (default) quantizes weights offline and activations at run time:
 MatMul and Gemm with a constant weight become ONNX Runtime's fused
 DynamicQuantizeMatMul (a following bias Add is folded in), Conv becomes
-DynamicQuantizeLinear + ConvInteger. No data is needed.
+DynamicQuantizeLinear + ConvInteger, embedding tables (Gather) are stored
+int8. No data is needed.
 
 --mode static also quantizes activations, with ranges calibrated on
 --calibration-data (.npy, .npz, .csv, .jsonl, .parquet; arrays/columns are

@@ -18,6 +18,8 @@ func (r *rewriter) dynamicNode(s *scope, n *onnxpb.NodeProto, uses map[string]in
 		return r.dynamicMatMul(s, n, uses)
 	case "Gemm":
 		return r.dynamicGemm(s, n)
+	case "Gather":
+		return r.dynamicGather(s, n)
 	case "Conv":
 		if r.opset < 10 {
 			return r.weightOnlyConv(s, n)
@@ -283,4 +285,36 @@ func (r *rewriter) weightOnlyConv(s *scope, n *onnxpb.NodeProto) (string, error)
 	n.Input[1] = r.dequantizeWeight(s, n, qw)
 	r.lastOut = n.GetOutput()[0]
 	return "", nil
+}
+
+// dynamicGather stores an embedding table (a constant float Gather data
+// input, axis 0) as int8 and dequantizes only the gathered rows.
+func (r *rewriter) dynamicGather(s *scope, n *onnxpb.NodeProto) (string, error) {
+	in := n.GetInput()
+	if len(in) != 2 || len(n.GetOutput()) != 1 || attrIntOr(n, "axis", 0) != 0 {
+		return "only axis-0 Gather from a table is quantized", nil
+	}
+	c := s.resolveConst(in[0])
+	qw, why, err := r.weight(c, weightVariant{typ: r.opts.WeightType})
+	if why != "" || err != nil {
+		return why, err
+	}
+	out := n.GetOutput()[0]
+	gq := r.names.fresh(out + "_quantized")
+	s.replace[n] = []*onnxpb.NodeProto{
+		node("Gather", "", r.names.fresh(nodeLabel(n)+"_quant"), []string{qw.q, in[1]}, []string{gq}),
+		node("DequantizeLinear", r.qdqDomain(), r.names.fresh(out+"_dq"), []string{gq, qw.scale, qw.zp}, []string{out}),
+	}
+	r.lastOut = out
+	return "", nil
+}
+
+// isEmbedding reports whether a Gather reads a constant float table; other
+// Gathers (shape arithmetic) are not quantization candidates at all.
+func isEmbedding(s *scope, n *onnxpb.NodeProto) bool {
+	if len(n.GetInput()) < 1 {
+		return false
+	}
+	c := s.resolveConst(n.GetInput()[0])
+	return c != nil && c.tensor.GetDataType() == 1 && len(c.dims()) >= 1 && !c.transposed
 }

@@ -54,7 +54,7 @@ type Options struct {
 }
 
 // DynamicOpTypes are the op types dynamic mode rewrites.
-var dynamicOpTypes = []string{"MatMul", "Gemm", "Conv"}
+var dynamicOpTypes = []string{"MatMul", "Gemm", "Conv", "Gather"}
 
 // staticOpTypes are the op types static mode rewrites (both formats).
 var staticOpTypes = []string{"Conv", "MatMul", "Gemm"}

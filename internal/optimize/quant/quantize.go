@@ -226,7 +226,7 @@ func (r *rewriter) graph(g *onnxpb.GraphProto, parent *scope, path string) error
 			continue
 		}
 		op := n.GetOpType()
-		if !contains(SupportedOpTypes(r.opts.Mode), op) {
+		if !contains(SupportedOpTypes(r.opts.Mode), op) || (op == "Gather" && !isEmbedding(s, n)) {
 			continue
 		}
 		if ok, why := r.opts.wants(n.GetName(), op); !ok {
