@@ -1,0 +1,227 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/runtime"
+)
+
+// Steps lists the ONNX→ONNX transformations in the order Run applies them.
+// The order is part of the contract documented in docs/convert.md.
+var Steps = []string{"import-weights", "fix-dim", "optimize", "fp16", "meta", "export-weights", "save", "verify"}
+
+// Request describes one ONNX→ONNX conversion.
+type Request struct {
+	Input, Output string
+
+	ImportWeights string            // safetensors file whose tensors replace initializers
+	FixDims       map[string]string // symbolic dim name -> value
+	Optimize      bool
+	FP16          bool
+	FP16Options   FP16Options
+	Meta          map[string]string
+	ExportWeights string // safetensors file to write initializers to
+
+	Save onnx.SaveOptions
+	// Verify runs input and output models on seeded random inputs and
+	// reports the largest output deviation (needs a runtime).
+	Verify bool
+	Seed   uint64
+}
+
+// Report says what a conversion changed. Field names are a JSON contract.
+type Report struct {
+	Input           string          `json:"input"`
+	Output          string          `json:"output,omitempty"`
+	Steps           []string        `json:"steps"`
+	NodesBefore     int             `json:"nodes_before"`
+	NodesAfter      int             `json:"nodes_after"`
+	BytesBefore     int64           `json:"bytes_before"`
+	BytesAfter      int64           `json:"bytes_after"`
+	DimsFixed       int             `json:"dims_fixed,omitempty"`
+	MetaSet         int             `json:"meta_set,omitempty"`
+	Optimize        *OptimizeReport `json:"optimize,omitempty"`
+	FP16            *FP16Report     `json:"fp16,omitempty"`
+	WeightsImported int             `json:"weights_imported,omitempty"`
+	WeightsExported int             `json:"weights_exported,omitempty"`
+	Deviation       []Deviation     `json:"deviation,omitempty"`
+	MaxAbsError     *float64        `json:"max_abs_error,omitempty"`
+	Parity          *ParityReport   `json:"parity,omitempty"`
+}
+
+// Run converts req.Input into req.Output. rt may be nil only when neither
+// Optimize (constant folding), FP16 nor Verify is asked for. Nothing is
+// written at req.Output unless every step succeeds.
+func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error) {
+	if rt == nil && (req.FP16 || req.Verify || req.Optimize) {
+		return nil, errors.New("export: --fp16, --optimize and verification need ONNX Runtime")
+	}
+	m, err := onnx.Load(req.Input)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", req.Input, err)
+	}
+	defer m.Close()
+	rep := &Report{Input: req.Input, Output: req.Output, NodesBefore: len(m.Proto.GetGraph().GetNode()), BytesBefore: modelBytes(req.Input, m)}
+	if err := prepare(m, req, rep); err != nil {
+		return nil, err
+	}
+	// Verification measures what the numeric steps (optimize, fp16) did to
+	// the model the user asked for: after weight import and fixed dims.
+	var reference *onnx.Model
+	if req.Verify {
+		reference = m.Clone()
+		defer reference.Close()
+	}
+	if err := transform(ctx, rt, m, req, rep); err != nil {
+		return nil, err
+	}
+	if err := onnx.Check(m); err != nil {
+		return nil, fmt.Errorf("the converted model does not pass the ONNX checker (please report this): %w", err)
+	}
+	if req.Verify {
+		devs, err := verify(ctx, rt, reference, m, req.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		rep.Deviation = devs
+		rep.MaxAbsError = maxAbs(devs)
+		rep.Steps = append(rep.Steps, "verify")
+	}
+	if req.Output != "" {
+		if err := m.SaveContext(ctx, req.Output, req.Save); err != nil {
+			return nil, fmt.Errorf("save %s: %w", req.Output, err)
+		}
+		if saved, err := onnx.Load(req.Output); err == nil {
+			rep.BytesAfter = modelBytes(req.Output, saved)
+			saved.Close()
+		}
+		rep.Steps = append(rep.Steps, "save")
+	}
+	rep.NodesAfter = len(m.Proto.GetGraph().GetNode())
+	return rep, nil
+}
+
+func prepare(m *onnx.Model, req Request, rep *Report) error {
+	var err error
+	if req.ImportWeights != "" {
+		if rep.WeightsImported, err = importWeights(m, req.ImportWeights); err != nil {
+			return err
+		}
+		rep.Steps = append(rep.Steps, "import-weights")
+	}
+	if len(req.FixDims) > 0 {
+		if rep.DimsFixed, err = fixDims(m.Proto.GetGraph(), req.FixDims); err != nil {
+			return err
+		}
+		rep.Steps = append(rep.Steps, "fix-dim")
+	}
+	return nil
+}
+
+func transform(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, req Request, rep *Report) error {
+	var err error
+	if req.Optimize {
+		o, err := optimize(ctx, rt, m)
+		if err != nil {
+			return fmt.Errorf("optimize: %w", err)
+		}
+		rep.Optimize = &o
+		rep.Steps = append(rep.Steps, "optimize")
+	}
+	if req.FP16 {
+		f, err := toFloat16(ctx, rt, m, req.FP16Options)
+		if err != nil {
+			return fmt.Errorf("fp16: %w", err)
+		}
+		rep.FP16 = &f
+		rep.Steps = append(rep.Steps, "fp16")
+	}
+	if len(req.Meta) > 0 {
+		rep.MetaSet = setMetadata(m.Proto, req.Meta)
+		rep.Steps = append(rep.Steps, "meta")
+	}
+	if req.ExportWeights != "" {
+		if rep.WeightsExported, err = exportWeights(ctx, m, req.ExportWeights); err != nil {
+			return err
+		}
+		rep.Steps = append(rep.Steps, "export-weights")
+	}
+	return ctx.Err()
+}
+
+// verify runs both models on the same seeded inputs.
+func verify(ctx context.Context, rt *runtime.Runtime, before, after *onnx.Model, seed uint64) ([]Deviation, error) {
+	feeds, err := randomFeeds(before.Proto.GetGraph(), seed)
+	if err != nil {
+		return nil, err
+	}
+	// Inputs the conversion turned into float16 get float16 feeds.
+	afterFeeds, err := randomFeeds(after.Proto.GetGraph(), seed)
+	if err != nil {
+		return nil, err
+	}
+	run := func(m *onnx.Model, f map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
+		c := m.Clone()
+		defer c.Close()
+		if err := c.InlineExternalData(); err != nil {
+			return nil, err
+		}
+		b, err := c.Encode()
+		if err != nil {
+			return nil, err
+		}
+		return runModel(ctx, rt, b, f)
+	}
+	ref, err := run(before, feeds)
+	if err != nil {
+		return nil, fmt.Errorf("run the input model: %w", err)
+	}
+	got, err := run(after, afterFeeds)
+	if err != nil {
+		return nil, fmt.Errorf("run the converted model: %w", err)
+	}
+	var order []string
+	for _, o := range before.Proto.GetGraph().GetOutput() {
+		order = append(order, o.GetName())
+	}
+	return compareOutputs(ref, got, order)
+}
+
+func maxAbs(devs []Deviation) *float64 {
+	m := 0.0
+	for _, d := range devs {
+		m = max(m, d.MaxAbs)
+	}
+	return &m
+}
+
+// modelBytes is the size of the model file plus its external data files.
+func modelBytes(path string, m *onnx.Model) int64 {
+	n := fileBytes(path)
+	seen := map[string]bool{}
+	for _, t := range m.Proto.GetGraph().GetInitializer() {
+		if !onnx.IsExternal(t) {
+			continue
+		}
+		ed, err := onnx.ExternalDataOf(t)
+		if err != nil || seen[ed.Location] {
+			continue
+		}
+		seen[ed.Location] = true
+		n += fileBytes(filepath.Join(m.Dir, ed.Location))
+	}
+	return n
+}
+
+func fileBytes(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
