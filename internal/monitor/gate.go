@@ -129,7 +129,7 @@ func (r *Report) metric(name string) (v float64, ok bool, why string) {
 		return float64(r.Drift.DriftedColumns), true, ""
 	case "prediction_score":
 		if r.PredictionDrift == nil {
-			return 0, false, "no prediction drift: the reference must be payload logs with outputs"
+			return 0, false, "no prediction drift: use payload logs with outputs as reference, or --reference-labels"
 		}
 		return r.PredictionDrift.Score, true, ""
 	case "skipped_share":

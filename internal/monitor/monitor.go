@@ -17,14 +17,17 @@ type Options struct {
 	Current       string    // payload logs; ignored when CurrentLocation is set
 	CurrentLoc    *Location // an already-open location (tests, callers holding a bucket)
 	Labels        string    // delayed labels file; "" = no quality
-	Window        time.Duration
-	Model         string // keep only this model's records; "" = the only model in the logs
-	Output        string // output tensor with predictions; "" = the first output
-	Since, Until  time.Time
-	ReferenceRows int // read at most this many reference rows; 0 = all
-	Drift         DriftOptions
-	Gates         []Gate
-	Now           func() time.Time // clock for generated_at; nil = time.Now
+	// ReferenceLabels holds the true classes of a dataset reference; the current predicted-class
+	// distribution is compared with them (prediction drift against the reference target).
+	ReferenceLabels string
+	Window          time.Duration
+	Model           string // keep only this model's records; "" = the only model in the logs
+	Output          string // output tensor with predictions; "" = the first output
+	Since, Until    time.Time
+	ReferenceRows   int // read at most this many reference rows; 0 = all
+	Drift           DriftOptions
+	Gates           []Gate
+	Now             func() time.Time // clock for generated_at; nil = time.Now
 }
 
 // SourceInfo describes one side of the comparison.
@@ -93,6 +96,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
 	var ref *Frame
+	if isLogs && o.ReferenceLabels != "" {
+		return nil, errors.New("--reference-labels goes with a dataset reference; payload logs as reference already carry predictions")
+	}
 	if isLogs {
 		var refStats LogStats
 		ref, refStats, err = readLogsFrame(ctx, o.Reference, nil, dict, Options{Model: o.Model, Output: o.Output})
@@ -104,7 +110,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	} else {
-		ref, err = readReferenceData(ctx, o.Reference, cur.Inputs, o.ReferenceRows)
+		ref, err = readReferenceData(ctx, o.Reference, o.ReferenceLabels, cur.Inputs, o.ReferenceRows, dict)
 		if err != nil {
 			return nil, err
 		}

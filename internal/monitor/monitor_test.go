@@ -211,3 +211,26 @@ func TestParseGate(t *testing.T) {
 		}
 	}
 }
+
+func TestRunReferenceLabelsGivePredictionDrift(t *testing.T) {
+	s := newScenario(t, 600, 600, 0, 1<<30)
+	// Reference classes: all "1" — the fake model predicts both classes on the current logs, so the
+	// predicted-class distribution has drifted from the reference target.
+	refLabels := filepath.Join(s.dir, "y.csv")
+	var sb strings.Builder
+	sb.WriteString("y\n")
+	for i := 0; i < 600; i++ {
+		sb.WriteString("1\n")
+	}
+	os.WriteFile(refLabels, []byte(sb.String()), 0o644)
+	r, err := Run(context.Background(), Options{Reference: s.ref, ReferenceLabels: refLabels, Current: s.logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PredictionDrift == nil || !r.PredictionDrift.Drifted || r.PredictionDrift.Method != MethodZ {
+		t.Errorf("prediction drift against reference labels: %+v", r.PredictionDrift)
+	}
+	if _, err := Run(context.Background(), Options{Reference: s.logs, ReferenceLabels: refLabels, Current: s.logs}); err == nil {
+		t.Error("--reference-labels with a logs reference: no error")
+	}
+}

@@ -57,7 +57,10 @@ func IsPayloadLog(loc string) (bool, error) {
 
 // readReferenceData reads a dataset (.npy, .npz, CSV, JSONL, Parquet) through internal/data into
 // columns matching the current frame's inputs.
-func readReferenceData(ctx context.Context, path string, schema []TensorSchema, limit int) (*Frame, error) {
+//
+// With labelsPath set, the reference's true classes fill the frame's prediction column, so the
+// current predicted-class distribution can be compared with the reference class distribution.
+func readReferenceData(ctx context.Context, path, labelsPath string, schema []TensorSchema, limit int, dict *Dictionary) (*Frame, error) {
 	inputs := make([]data.InputInfo, 0, len(schema))
 	for _, t := range schema {
 		if t.Categorical {
@@ -66,14 +69,14 @@ func readReferenceData(ctx context.Context, path string, schema []TensorSchema, 
 		inputs = append(inputs, data.InputInfo{Name: t.Name, Shape: []int64{-1, int64(t.Width)}})
 	}
 	src, err := data.Open(ctx, data.Spec{
-		Path: path, Inputs: inputs, BatchSize: 1024, Limit: limit,
+		Path: path, LabelsPath: labelsPath, Inputs: inputs, BatchSize: 1024, Limit: limit,
 		Preprocess: data.Preprocess{Reshape: true},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
 	defer src.Close()
-	f := newFrame(schema, false)
+	f := newFrame(schema, labelsPath != "")
 	for {
 		b, err := src.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -99,6 +102,14 @@ func readReferenceData(ctx context.Context, path string, schema []TensorSchema, 
 				}
 			}
 			c += t.Width
+		}
+		if f.Prediction != nil {
+			if b.Labels == nil {
+				return nil, fmt.Errorf("reference labels %s: no labels in the batch", labelsPath)
+			}
+			for _, v := range b.Labels.Float64s() {
+				f.Prediction.Values = append(f.Prediction.Values, dict.Code(formatNumber(v)))
+			}
 		}
 	}
 	if f.Rows() == 0 {

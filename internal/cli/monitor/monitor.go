@@ -26,6 +26,7 @@ type MonitorOptions struct {
 	Reference     string
 	Current       string
 	Labels        string
+	RefLabels     string
 	Window        time.Duration
 	Model         string
 	PredOutput    string
@@ -58,7 +59,8 @@ file, or a blob URL such as file:///var/log/mlops/fmnist). Malformed lines are
 skipped and counted, never fatal. --reference is either a dataset (.npy, .npz,
 CSV, JSONL, Parquet; arrays matched to the model inputs by name) or payload logs
 from a known-good period; with logs as reference, the predicted-class
-distribution is compared too.
+distribution is compared too. With a dataset reference, --reference-labels
+(its true classes) lets the predicted-class distribution be compared with them.
 
 Every input element is a feature (input[0] ... input[783] for a 28x28 image).
 The statistic per feature follows Evidently's defaults (see docs/monitor.md):
@@ -90,8 +92,8 @@ unmatched_labels, label_count_mismatches, window, overall, windows) and gates
 Here exit code 3 means dataset or prediction drift (unless --fail-on-drift=false)
 or a failed --gate; outputs (report, metrics) are still written.`,
 		Example: `  # Drift of the last day against the test set, with an HTML report
-  mlops monitor --reference testdata/fmnist/x_test.npy --current /var/log/mlops/fmnist \
-    --since 24h --report drift.html
+  mlops monitor --reference testdata/fmnist/x_test.npy --reference-labels testdata/fmnist/y_test.npy \
+    --current /var/log/mlops/fmnist --since 24h --report drift.html
 
   # Live accuracy per hour from delayed labels; fail when it drops
   mlops monitor --reference ref.npy --current logs/ --labels labels.jsonl \
@@ -117,6 +119,7 @@ or a failed --gate; outputs (report, metrics) are still written.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Reference, "reference", "", "reference data (.npy/.npz/.csv/.jsonl/.parquet) or payload logs")
 	fl.StringVar(&opts.Current, "current", "", "payload logs: folder, .jsonl[.gz] file, or blob URL")
+	fl.StringVar(&opts.RefLabels, "reference-labels", "", "true classes of a dataset reference (.npy, CSV, ...): compare the predicted-class distribution with them")
 	fl.StringVar(&opts.Labels, "labels", "", "delayed labels: .jsonl {request_id,label} or .csv request_id,label")
 	fl.DurationVar(&opts.Window, "window", time.Hour, "time window for live quality")
 	fl.StringVar(&opts.Model, "model", "", "only records of this model (needed when the logs hold several)")
@@ -243,7 +246,7 @@ func coreOptions(opts *MonitorOptions) (core.Options, error) {
 		return core.Options{}, cmdutil.FlagErrorf("--since %s is not before --until %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
 	return core.Options{
-		Reference: opts.Reference, Current: opts.Current, Labels: opts.Labels, Window: opts.Window,
+		Reference: opts.Reference, ReferenceLabels: opts.RefLabels, Current: opts.Current, Labels: opts.Labels, Window: opts.Window,
 		Model: opts.Model, Output: opts.PredOutput, Since: since, Until: until, ReferenceRows: opts.ReferenceRows,
 		Drift: core.DriftOptions{Method: method, Threshold: opts.Threshold, DriftShare: opts.DriftShare},
 		Gates: gates, Now: opts.Now,

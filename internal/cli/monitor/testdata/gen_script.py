@@ -32,7 +32,8 @@ def rec(i, x, hour, rid):
 def main():
     script = open(TXTAR).read().split("\n-- ", 1)[0].rstrip("\n") + "\n"
     files = []
-    ref = ["a,b"] + ["%s,%s" % tuple(row(0)) for _ in range(150)]
+    ref_rows = [row(0) for _ in range(150)]
+    ref = ["a,b"] + ["%s,%s" % tuple(x) for x in ref_rows]
     files.append(("ref.csv", "\n".join(ref)))
     files.append(("wide.csv", "a,b,c\n1,2,3\n4,5,6"))
     ok_rows = [row(0) for _ in range(60)]
@@ -50,6 +51,9 @@ def main():
             y = 1 - y
         lab.append("r%d,%d" % (i, y))
     files.append(("labels.csv", "\n".join(lab)))
+    # The reference's true classes: the argmax, as for the logged predictions.
+    ylab = ["y"] + [str(0 if x[0] >= x[1] else 1) for x in ref_rows]
+    files.append(("ref_labels.csv", "\n".join(ylab)))
     bad = [rec(i, x, 10, "b%d" % i) for i, x in enumerate(ok_rows[:10])]
     bad.insert(2, "{this is not json")
     bad.insert(5, '{"request_id":"z","model":"tab","inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1]}]}')
