@@ -267,3 +267,12 @@ func TestLimitAndStaticBatch(t *testing.T) {
 		t.Fatalf("batches %d rows %d", n, src.Rows())
 	}
 }
+
+func TestEmptyTableSaysNoRows(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "e.csv", []byte("a,b,label\n"))
+	err := openErr(t, Spec{Path: p, LabelColumn: "label", Inputs: []InputInfo{{Name: "x", DType: Float32, Shape: []int64{-1, 2}}}})
+	if err == nil || !strings.Contains(err.Error(), "e.csv contains no rows") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -44,6 +44,9 @@ func newTableReader(src recordSource) (*tableReader, error) {
 	var buf []float64
 	for i := range t.cols {
 		t.widths[i] = -1
+		if t.eof {
+			t.widths[i] = 1 // no records: let Next report the empty file
+		}
 		if t.pending {
 			if v, err := src.values(i, buf[:0]); err == nil {
 				t.widths[i] = len(v)

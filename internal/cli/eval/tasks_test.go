@@ -27,7 +27,7 @@ func TestTabularTasksMatchSklearn(t *testing.T) {
 	}
 	runs := []struct {
 		task, model, data, labelCol string
-		columns                      []string
+		columns                     []string
 	}{
 		{"binary", "binary.onnx", "tabular.csv", "label", []string{"a", "b", "c"}},
 		{"regression", "regression.onnx", "tabular.csv", "target", []string{"a", "b", "c"}},
