@@ -13,6 +13,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/inspect"
 	"github.com/mlops-dev/mlops/internal/cli/monitor"
 	"github.com/mlops-dev/mlops/internal/cli/quantize"
+	"github.com/mlops-dev/mlops/internal/cli/serve"
 	"github.com/mlops-dev/mlops/internal/cli/version"
 )
 
@@ -24,6 +25,7 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(completion.NewCmdCompletion(f, nil))
 	root.AddCommand(doctor.NewCmdDoctor(f, nil))
 	root.AddCommand(quantize.NewCmdQuantize(f, nil))
+	root.AddCommand(serve.NewCmdServe(f, nil))
 	root.AddCommand(monitor.NewCmdMonitor(f, nil))
 	root.AddCommand(eval.NewCmdEval(f, nil))
 }
