@@ -380,14 +380,14 @@ func pruneStructured(m *onnx.Model, o *Options, r *Report) error {
 		if !ops[n.GetOpType()] || (n.GetDomain() != "" && n.GetDomain() != "ai.onnx") {
 			continue
 		}
-		label := onnx.NodeLabel(n)
+		label := nodeID(n)
 		if excluded[n.GetName()] {
-			r.Skipped = append(r.Skipped, Skip{Node: label, Name: weightName(n), Reason: "node excluded (--exclude-nodes)"})
+			r.Skipped = append(r.Skipped, Skip{Node: nodeID(n), Name: weightName(n), Reason: "node excluded (--exclude-nodes)"})
 			continue
 		}
 		plan, err := planProducer(g, n)
 		if err != nil {
-			r.Skipped = append(r.Skipped, Skip{Node: label, Name: weightName(n), Reason: "kept intact: " + err.Error()})
+			r.Skipped = append(r.Skipped, Skip{Node: nodeID(n), Name: weightName(n), Reason: "kept intact: " + err.Error()})
 			continue
 		}
 		count, _ := onnx.NumElements(plan.weight)

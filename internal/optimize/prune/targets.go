@@ -105,7 +105,7 @@ func findTargets(m *onnx.Model, o *Options) ([]*target, []Skip) {
 		if !ops[n.GetOpType()] || n.GetDomain() != "" && n.GetDomain() != "ai.onnx" {
 			return true
 		}
-		label := onnx.NodeLabel(n)
+		label := nodeID(n)
 		idx, _ := weightInput(n, 0)
 		if idx < 0 || idx >= len(n.GetInput()) {
 			return true
@@ -151,4 +151,15 @@ func findTargets(m *onnx.Model, o *Options) ([]*target, []Skip) {
 		return true
 	})
 	return targets, skips
+}
+
+// nodeID names a node in reports: its name, or its op type and first output.
+func nodeID(n *onnxpb.NodeProto) string {
+	if n.GetName() != "" {
+		return n.GetName()
+	}
+	if len(n.GetOutput()) > 0 {
+		return n.GetOpType() + "→" + n.GetOutput()[0]
+	}
+	return n.GetOpType()
 }

@@ -82,7 +82,7 @@ func pruneUnstructured(m *onnx.Model, targets []*target, o *Options, r *Report) 
 		imps[i], norms[i] = imp, norm
 		n := int64(len(imp))
 		layers[i] = Layer{
-			Name: tg.init.GetName(), Node: onnx.NodeLabel(tg.node), OpType: tg.node.GetOpType(),
+			Name: tg.init.GetName(), Node: nodeID(tg.node), OpType: tg.node.GetOpType(),
 			Shape: append([]int64(nil), tg.init.GetDims()...), Params: n, ParamsAfter: n,
 			SparsityBefore: ratio(zeros, n),
 		}
@@ -93,7 +93,7 @@ func pruneUnstructured(m *onnx.Model, targets []*target, o *Options, r *Report) 
 	case isNM:
 		for i, tg := range targets {
 			if tg.inAxis < 0 {
-				r.Skipped = append(r.Skipped, Skip{Name: tg.init.GetName(), Node: onnx.NodeLabel(tg.node), Reason: "input dimension of the weight is unknown, so N:M groups cannot be formed"})
+				r.Skipped = append(r.Skipped, Skip{Name: tg.init.GetName(), Node: nodeID(tg.node), Reason: "input dimension of the weight is unknown, so N:M groups cannot be formed"})
 				continue
 			}
 			masks[i] = nmMask(imps[i], tg.init.GetDims(), tg.inAxis, nm.N, nm.M)
