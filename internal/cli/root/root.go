@@ -12,6 +12,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/eval"
 	"github.com/mlops-dev/mlops/internal/cli/inspect"
 	"github.com/mlops-dev/mlops/internal/cli/monitor"
+	"github.com/mlops-dev/mlops/internal/cli/prune"
 	"github.com/mlops-dev/mlops/internal/cli/quantize"
 	"github.com/mlops-dev/mlops/internal/cli/serve"
 	"github.com/mlops-dev/mlops/internal/cli/version"
@@ -25,6 +26,7 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(completion.NewCmdCompletion(f, nil))
 	root.AddCommand(doctor.NewCmdDoctor(f, nil))
 	root.AddCommand(quantize.NewCmdQuantize(f, nil))
+	root.AddCommand(prune.NewCmdPrune(f, nil))
 	root.AddCommand(serve.NewCmdServe(f, nil))
 	root.AddCommand(monitor.NewCmdMonitor(f, nil))
 	root.AddCommand(eval.NewCmdEval(f, nil))
