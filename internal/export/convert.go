@@ -156,12 +156,12 @@ func transform(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, req Requ
 
 // verify runs both models on the same seeded inputs.
 func verify(ctx context.Context, rt *runtime.Runtime, before, after *onnx.Model, seed uint64) ([]Deviation, error) {
-	feeds, err := randomFeeds(before.Proto.GetGraph(), seed)
+	feeds, err := randomFeeds(before.Proto.GetGraph(), seed, 0)
 	if err != nil {
 		return nil, err
 	}
 	// Inputs the conversion turned into float16 get float16 feeds.
-	afterFeeds, err := randomFeeds(after.Proto.GetGraph(), seed)
+	afterFeeds, err := randomFeeds(after.Proto.GetGraph(), seed, 0)
 	if err != nil {
 		return nil, err
 	}

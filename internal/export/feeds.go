@@ -13,8 +13,9 @@ import (
 
 // randomFeeds builds seeded inputs for every real graph input (initializers
 // listed as inputs are skipped). Symbolic or unknown dimensions become 1.
-// Floats are uniform in [0,1), integers are 0 (a safe index), booleans false.
-func randomFeeds(g *onnxpb.GraphProto, seed uint64) (map[string]*runtime.Tensor, error) {
+// Floats are uniform in [0,1), integers are intFill (0 is a safe index, 1 a
+// safe shape or size), booleans false.
+func randomFeeds(g *onnxpb.GraphProto, seed uint64, intFill int64) (map[string]*runtime.Tensor, error) {
 	inits := map[string]bool{}
 	for _, t := range g.GetInitializer() {
 		inits[t.GetName()] = true
@@ -70,19 +71,33 @@ func randomFeeds(g *onnxpb.GraphProto, seed uint64) (map[string]*runtime.Tensor,
 			if size <= 0 {
 				return nil, fmt.Errorf("input %q has element type %s; cannot make a test input for it", in.GetName(), dt)
 			}
-			feeds[in.GetName()] = &runtime.Tensor{DataType: dt, Shape: shape, Data: make([]byte, int64(size)*n)}
+			t := &runtime.Tensor{DataType: dt, Shape: shape, Data: make([]byte, int64(size)*n)}
+			if intFill != 0 && dt != onnx.Bool {
+				for i := int64(0); i < n; i++ {
+					t.Data[i*int64(size)] = byte(intFill) // little-endian: the low byte
+				}
+			}
+			feeds[in.GetName()] = t
 		}
 	}
 	return feeds, nil
 }
 
 // runModel runs model bytes on feeds and returns every graph output.
-func runModel(ctx context.Context, rt *runtime.Runtime, model []byte, feeds map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
+func runModel(ctx context.Context, rt *runtime.Runtime, model []byte, feeds map[string]*runtime.Tensor) (out map[string]*runtime.Tensor, err error) {
 	s, err := rt.NewSessionContext(ctx, model, runtime.SessionOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
+	// runtime.Session.Run (v1.36 onnxruntime_go underneath) can panic while
+	// cleaning up after a failed tensor conversion; report it as an error
+	// rather than crash the conversion.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ONNX Runtime failed on this model's inputs or outputs (%v)", r)
+		}
+	}()
 	return s.Run(ctx, feeds, nil)
 }
 

@@ -39,7 +39,7 @@ func foldConstants(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, g *o
 		return 0, err
 	}
 	for _, n := range order {
-		if !isDefaultDomain(n) || neverFold[n.GetOpType()] || len(g.Subgraphs(n)) > 0 {
+		if !isDefaultDomain(n) || neverFold[n.GetOpType()] || len(g.Subgraphs(n)) > 0 || nonTensorOp(n) {
 			continue
 		}
 		ok := true
@@ -96,9 +96,17 @@ func foldConstants(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, g *o
 			sub.Graph.Initializer = append(sub.Graph.Initializer, t)
 		}
 	}
-	for _, w := range wanted {
-		sub.Graph.Output = append(sub.Graph.Output, &onnxpb.ValueInfoProto{Name: ptr(w)})
+	if v, _ := onnx.OpsetVersion(m.Proto, ""); v < 5 {
+		return 0, nil // Reshape with a shape input, which probing needs, came with opset 5
 	}
+	flat, shape, err := probeOutputs(sub.Graph, wanted)
+	if err != nil {
+		return 0, err
+	}
+	// onnxruntime_go cannot run a model without inputs: give it an unused one.
+	dummy := "mlops_fold_unused_input"
+	sub.Graph.Input = []*onnxpb.ValueInfoProto{{Name: ptr(dummy), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: ptr(int32(onnx.Float)), Shape: &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 1}}}}}}}}}
 	tmp := &onnx.Model{Proto: sub, Dir: m.Dir}
 	tmp = tmp.Clone()
 	defer tmp.Close()
@@ -109,23 +117,31 @@ func foldConstants(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, g *o
 	if err != nil {
 		return 0, err
 	}
-	res, err := runModel(ctx, rt, b, nil)
+	res, err := runModel(ctx, rt, b, map[string]*runtime.Tensor{dummy: runtime.NewTensorFloat32([]int64{1}, []float32{0})})
 	if err != nil {
 		return 0, err
 	}
 	for _, w := range wanted {
-		r := res[w]
-		if r == nil || r.DataType == onnx.String || int64(len(r.Data)) > maxFoldedBytes {
+		r := res[flat[w]]
+		if r == nil || res[shape[w]] == nil || r.DataType == onnx.String || int64(len(r.Data)) > maxFoldedBytes {
 			return 0, nil // leave the graph as it was
 		}
 	}
 	for _, w := range wanted {
-		r := res[w]
+		r := res[flat[w]]
+		dims, err := res[shape[w]].Int64s()
+		if err != nil {
+			return 0, fmt.Errorf("folded value %s: %w", w, err)
+		}
+		r.Shape = dims
 		t := &onnxpb.TensorProto{Name: ptr(w)}
 		if err := onnx.SetRaw(t, r.DataType, r.Shape, r.Data); err != nil {
 			return 0, fmt.Errorf("folded value %s: %w", w, err)
 		}
 		g.Proto.Initializer = append(g.Proto.Initializer, t)
+		if m.Proto.GetIrVersion() < 4 { // IR 3 lists every initializer as an input
+			g.Proto.Input = append(g.Proto.Input, tensorValueInfo(w, r.DataType, r.Shape))
+		}
 	}
 	keep := g.Proto.Node[:0]
 	for _, n := range g.Proto.Node {
@@ -136,4 +152,13 @@ func foldConstants(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, g *o
 	g.Proto.Node = keep
 	g.Reindex()
 	return len(folded), nil
+}
+
+func tensorValueInfo(name string, dt onnx.DataType, shape []int64) *onnxpb.ValueInfoProto {
+	sp := &onnxpb.TensorShapeProto{}
+	for _, d := range shape {
+		sp.Dim = append(sp.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+	}
+	return &onnxpb.ValueInfoProto{Name: ptr(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: ptr(int32(dt)), Shape: sp}}}}
 }

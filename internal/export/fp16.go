@@ -75,7 +75,7 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, o FP16Op
 	}
 	blocked := func(n *onnxpb.NodeProto) bool {
 		return !isDefaultDomain(n) || slices.Contains(blockOps, n.GetOpType()) ||
-			slices.Contains(o.BlockNodes, n.GetName()) || len(g.Subgraphs(n)) > 0
+			slices.Contains(o.BlockNodes, n.GetName()) || len(g.Subgraphs(n)) > 0 || nonTensorOp(n)
 	}
 	isF32 := func(v string) bool { return v != "" && types[v] == onnx.Float }
 

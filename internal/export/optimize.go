@@ -14,14 +14,14 @@ import (
 
 // OptimizeReport counts what --optimize changed.
 type OptimizeReport struct {
-	IdentityRemoved       int `json:"identity_removed"`
-	ConstantsFolded       int `json:"constants_folded"`
-	ConvBatchNormFused    int `json:"conv_batchnorm_fused"`
-	ConvAddMulFused       int `json:"conv_add_mul_fused"`
-	GemmFused             int `json:"gemm_fused"`
-	DeadNodesRemoved      int `json:"dead_nodes_removed"`
-	InitializersRemoved   int `json:"initializers_removed"`
-	InitializersDeduped   int `json:"initializers_deduplicated"`
+	IdentityRemoved     int `json:"identity_removed"`
+	ConstantsFolded     int `json:"constants_folded"`
+	ConvBatchNormFused  int `json:"conv_batchnorm_fused"`
+	ConvAddMulFused     int `json:"conv_add_mul_fused"`
+	GemmFused           int `json:"gemm_fused"`
+	DeadNodesRemoved    int `json:"dead_nodes_removed"`
+	InitializersRemoved int `json:"initializers_removed"`
+	InitializersDeduped int `json:"initializers_deduplicated"`
 }
 
 // optimize runs the graph passes in order on the top-level graph. Constant
