@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Method names a drift statistic. MethodAuto picks one per column the way Evidently does by default.
@@ -82,6 +84,10 @@ type DriftOptions struct {
 	Method     Method  // MethodAuto (default) or one method for every column
 	Threshold  float64 // 0: the method's default
 	DriftShare float64 // 0: DefaultDriftShare
+	// Workers compares columns in parallel; 0 means 1. On the 2-core build machine (under load)
+	// BenchmarkCompareFMNIST measured 2 workers slower than 1 (1.3-1.6 s vs 0.5-0.9 s for 784
+	// columns), so parallelism is opt-in.
+	Workers int
 }
 
 // FeatureDrift is the verdict for one column. JSON field names are a contract.
@@ -126,19 +132,33 @@ func CompareColumns(ctx context.Context, ref, cur []Column, opts DriftOptions) (
 	if share < 0 || share > 1 {
 		return DatasetDrift{}, fmt.Errorf("drift share %v is outside [0,1]", share)
 	}
-	out := DatasetDrift{Columns: len(ref), ShareThreshold: share, Features: make([]FeatureDrift, 0, len(ref))}
+	out := DatasetDrift{Columns: len(ref), ShareThreshold: share, Features: make([]FeatureDrift, len(ref))}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = 1
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
 	for i := range ref {
-		if err := ctx.Err(); err != nil {
-			return DatasetDrift{}, err
-		}
-		fd, err := compareColumn(ref[i], cur[i], opts)
-		if err != nil {
-			return DatasetDrift{}, fmt.Errorf("column %s: %w", ref[i].Name, err)
-		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			fd, err := compareColumn(ref[i], cur[i], opts)
+			if err != nil {
+				return fmt.Errorf("column %s: %w", ref[i].Name, err)
+			}
+			out.Features[i] = fd
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return DatasetDrift{}, err
+	}
+	for _, fd := range out.Features {
 		if fd.Drifted {
 			out.DriftedColumns++
 		}
-		out.Features = append(out.Features, fd)
 	}
 	if out.Columns > 0 {
 		out.Share = float64(out.DriftedColumns) / float64(out.Columns)

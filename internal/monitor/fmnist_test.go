@@ -165,3 +165,29 @@ func BenchmarkRunFMNIST(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCompareFMNIST: comparing 784 pixel columns (5000 reference vs 2000 current rows) on one
+// worker (the default, the baseline) and on two, in the same run.
+func BenchmarkCompareFMNIST(b *testing.B) {
+	x := loadFMNIST(b)
+	ref, cur := make([]Column, 784), make([]Column, 784)
+	for j := 0; j < 784; j++ {
+		ref[j].Name, cur[j].Name = fmt.Sprint("p", j), fmt.Sprint("p", j)
+		for i := 0; i < 5000; i++ {
+			ref[j].Values = append(ref[j].Values, float64(x[i*784+j]))
+		}
+		for i := 5000; i < 7000; i++ {
+			cur[j].Values = append(cur[j].Values, float64(x[i*784+j]))
+		}
+	}
+	ctx := context.Background()
+	for _, w := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := CompareColumns(ctx, ref, cur, DriftOptions{Workers: w}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
