@@ -1,6 +1,7 @@
 package data
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -276,3 +277,31 @@ func TestEmptyTableSaysNoRows(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestGzipAndTSVAndNoHeader(t *testing.T) {
+	dir := t.TempDir()
+	var buf strings.Builder
+	zw := gzip.NewWriter(&gzBuf{&buf})
+	zw.Write([]byte(`{"x":[1,2],"y":1}` + "\n" + `{"x":[3,4],"y":0}` + "\n"))
+	zw.Close()
+	gz := writeFile(t, dir, "d.jsonl.gz", []byte(buf.String()))
+	in := []InputInfo{{Name: "x", DType: Float32, Shape: []int64{-1, 2}}}
+	xs, ys, _ := readAll(t, Spec{Path: gz, LabelColumn: "y", Inputs: in})
+	if !equal(xs, []float64{1, 2, 3, 4}) || !equal(ys, []float64{1, 0}) {
+		t.Fatalf("gzip jsonl: %v %v", xs, ys)
+	}
+	tsv := writeFile(t, dir, "d.tsv", []byte("a\tb\ty\n1\t2\t1\n"))
+	xs, _, _ = readAll(t, Spec{Path: tsv, LabelColumn: "y", Inputs: in})
+	if !equal(xs, []float64{1, 2}) {
+		t.Fatalf("tsv: %v", xs)
+	}
+	nh := writeFile(t, dir, "n.csv", []byte("1,2,0\n3,4,1\n"))
+	xs, ys, _ = readAll(t, Spec{Path: nh, NoHeader: true, LabelColumn: "2", Inputs: in})
+	if !equal(xs, []float64{1, 2, 3, 4}) || !equal(ys, []float64{0, 1}) {
+		t.Fatalf("no header: %v %v", xs, ys)
+	}
+}
+
+type gzBuf struct{ b *strings.Builder }
+
+func (g *gzBuf) Write(p []byte) (int, error) { return g.b.Write(p) }

@@ -89,7 +89,8 @@ agreement rate.
 OP is >=, <=, >, <, == or !=; VALUE is a number, 'baseline' or
 'baseline±N'. Latency gates (p50_latency_ms, p90_latency_ms,
 p99_latency_ms, throughput_rows_per_s) use the first --latency-batch-sizes
-entry. A failed gate prints the report, names the gate and exits 3.
+entry (the evaluation's own batches with --no-latency); p99_latency_ms_b32
+names batch size 32. A failed gate prints the report, names the gate and exits 3.
 
 --plots DIR writes confusion matrix, ROC, PR, reliability and latency
 plots as PNG and SVG; --report FILE.html writes one self-contained page;
