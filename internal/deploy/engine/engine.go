@@ -224,6 +224,9 @@ func (e *Engine) Unload(name string) error {
 	}
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
+	if m.primary.Load() == nil && m.canary.Load() == nil {
+		return nil // already unloaded (or never loaded)
+	}
 	m.setState(StateUnavailable, "unloaded")
 	for _, slot := range []*atomic.Pointer[version]{&m.primary, &m.canary} {
 		if v := slot.Swap(nil); v != nil {
