@@ -1,0 +1,88 @@
+package root
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+)
+
+// TestRunInProcess checks error printing and exit codes without a
+// subprocess (the testscript suite does the same against the binary).
+func TestRunInProcess(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("MLOPS_CONFIG", "")
+	tests := []struct {
+		args       []string
+		code       int
+		stdout     string
+		stderr     string
+		hintForCmd string
+	}{
+		{args: []string{"version", "--output", "json"}, code: 0, stdout: `"go_version"`},
+		{args: []string{"nosuch"}, code: 2, stderr: `error: unknown command "nosuch"`, hintForCmd: "mlops"},
+		{args: []string{"version", "--bogus"}, code: 2, stderr: "error: unknown flag: --bogus", hintForCmd: "mlops version"},
+		{args: []string{"inspect", "/nonexistent/model.onnx"}, code: 1, stderr: "error: open model"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			io, _, out, errOut := cmdutil.Test()
+			code := Run(context.Background(), io, tt.args)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.code, errOut)
+			}
+			if !strings.Contains(out.String(), tt.stdout) {
+				t.Errorf("stdout %q lacks %q", out, tt.stdout)
+			}
+			if !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.stderr)
+			}
+			if n := strings.Count(errOut.String(), "error: "); tt.code != 0 && n != 1 {
+				t.Errorf("error printed %d times: %q", n, errOut)
+			}
+			hint := "Run '" + tt.hintForCmd + " --help' for usage."
+			if got := strings.Contains(errOut.String(), hint); got != (tt.hintForCmd != "") {
+				t.Errorf("usage hint present=%v, want %v: %q", got, tt.hintForCmd != "", errOut)
+			}
+		})
+	}
+}
+
+// TestCancelledContextExits130 runs a command whose context is already
+// cancelled, as after Ctrl-C: the exit code must be 130.
+func TestCancelledContextExits130(t *testing.T) {
+	io, _, _, errOut := cmdutil.Test()
+	f := &cmdutil.Factory{IO: io}
+	root := NewCmdRoot(f)
+	root.AddCommand(&cobra.Command{Use: "wait", RunE: func(cmd *cobra.Command, _ []string) error {
+		<-cmd.Context().Done()
+		return cmd.Context().Err()
+	}})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&cmdutil.CancelError{})
+	root.SetArgs([]string{"wait"})
+	_, err := root.ExecuteContextC(ctx)
+	if got := cmdutil.ExitCode(classify(err)); got != cmdutil.ExitInterrupted {
+		t.Fatalf("exit %d (err %v), want 130; stderr %s", got, err, errOut)
+	}
+}
+
+func TestEveryCommandDocumentsExitCodes(t *testing.T) {
+	io, _, _, _ := cmdutil.Test()
+	root := NewCmdRoot(&cmdutil.Factory{IO: io})
+	for _, c := range root.Commands() {
+		if c.Hidden || c.Name() == "help" {
+			continue
+		}
+		if !strings.Contains(c.Long, "Exit codes") && !strings.Contains(c.Long, "exit code") {
+			t.Errorf("mlops %s --help does not list its exit codes", c.Name())
+		}
+		if c.Example == "" {
+			t.Errorf("mlops %s has no Example", c.Name())
+		}
+	}
+}
