@@ -69,8 +69,9 @@ grow with the data.
 
 Nodes inside If/Loop/Scan bodies are quantized in both modes: for static
 calibration their activations are routed out of the bodies as extra outputs
-(stacked over Loop/Scan iterations, per branch for If). Weights shared by several nodes or reached through Identity are
-quantized once; a float copy stays only while a float node still reads it.
+(stacked over Loop/Scan iterations, per branch for If). Weights shared by
+several nodes or reached through Identity are quantized once; a float copy
+stays only while a float node still reads it.
 Numerics follow the ONNX operators: round half to even, saturation, zero
 point of the quantized type; biases become int32 where the format needs it.
 

@@ -108,11 +108,15 @@ func runAll(t *testing.T, rt *runtime.Runtime, b []byte, in map[string]*runtime.
 
 func TestSharedIdentityAndFloatUsedWeights(t *testing.T) {
 	rt := openRuntime(t)
-	for _, mode := range []Mode{Dynamic, Static} {
+	for _, mf := range []struct {
+		mode Mode
+		f    Format
+	}{{Dynamic, QDQ}, {Static, QDQ}, {Static, QOperator}} {
+		mode := mf.mode
 		for _, pc := range [][]string{nil, {"all"}} {
 			m := sharedNet(t)
 			fp := encode(t, m)
-			opts := Options{Mode: mode, Format: QDQ, WeightType: Int8, ActivationType: Uint8, SymmetricWeights: true, PerChannel: pc}
+			opts := Options{Mode: mode, Format: mf.f, WeightType: Int8, ActivationType: Uint8, SymmetricWeights: true, PerChannel: pc}
 			var ranges map[string]Range
 			if mode == Static {
 				ranges = map[string]Range{}

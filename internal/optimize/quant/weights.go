@@ -51,7 +51,13 @@ func QuantizeWeight(data []float32, shape []int64, o WeightOptions) (*Weight, er
 		if d < 0 {
 			return nil, fmt.Errorf("weight shape %v has a negative dimension", shape)
 		}
+		if d > 0 && n > math.MaxInt64/d {
+			return nil, fmt.Errorf("weight shape %v is too large", shape)
+		}
 		n *= d
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("weight with shape %v is empty", shape)
 	}
 	if n != int64(len(data)) {
 		return nil, fmt.Errorf("weight shape %v holds %d values, tensor has %d", shape, n, len(data))
