@@ -13,11 +13,14 @@ import (
 
 // Steps lists the ONNX→ONNX transformations in the order Run applies them.
 // The order is part of the contract documented in docs/convert.md.
-var Steps = []string{"import-weights", "fix-dim", "optimize", "fp16", "meta", "export-weights", "save", "verify"}
+var Steps = []string{"export-pytorch|export-tensorflow", "import-weights", "fix-dim", "optimize", "fp16", "meta", "export-weights", "save", "verify"}
 
 // Request describes one ONNX→ONNX conversion.
 type Request struct {
 	Input, Output string
+	// Framework, when set, exports Input from PyTorch/TensorFlow first and
+	// checks parity; the ONNX steps then apply to the exported model.
+	Framework *FrameworkRequest
 
 	ImportWeights string            // safetensors file whose tensors replace initializers
 	FixDims       map[string]string // symbolic dim name -> value
@@ -32,6 +35,9 @@ type Request struct {
 	// reports the largest output deviation (needs a runtime).
 	Verify bool
 	Seed   uint64
+	// Tolerance, when positive, fails the conversion (ErrParity, nothing
+	// written) if verification measures a larger absolute deviation.
+	Tolerance float64
 }
 
 // Report says what a conversion changed. Field names are a JSON contract.
@@ -61,12 +67,37 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if rt == nil && (req.FP16 || req.Verify || req.Optimize) {
 		return nil, errors.New("export: --fp16, --optimize and verification need ONNX Runtime")
 	}
-	m, err := onnx.Load(req.Input)
+	source := req.Input
+	var parityRep *ParityReport
+	if req.Framework != nil {
+		if rt == nil {
+			return nil, errors.New("export: the parity check needs ONNX Runtime")
+		}
+		dir, err := os.MkdirTemp("", "mlops-convert-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		source = filepath.Join(dir, "exported.onnx")
+		fr := *req.Framework
+		fr.Model = req.Input
+		parityRep, err = ExportFramework(ctx, rt, fr, source)
+		if err != nil {
+			if parityRep != nil {
+				return &Report{Input: req.Input, Parity: parityRep}, err
+			}
+			return nil, err
+		}
+	}
+	m, err := onnx.Load(source)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", req.Input, err)
+		return nil, fmt.Errorf("load %s: %w", source, err)
 	}
 	defer m.Close()
-	rep := &Report{Input: req.Input, Output: req.Output, NodesBefore: len(m.Proto.GetGraph().GetNode()), BytesBefore: modelBytes(req.Input, m)}
+	rep := &Report{Input: req.Input, Output: req.Output, NodesBefore: len(m.Proto.GetGraph().GetNode()), BytesBefore: modelBytes(source, m), Parity: parityRep}
+	if parityRep != nil {
+		rep.Steps = append(rep.Steps, "export-"+req.Framework.Framework)
+	}
 	if err := prepare(m, req, rep); err != nil {
 		return nil, err
 	}
@@ -91,6 +122,9 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 		rep.Deviation = devs
 		rep.MaxAbsError = maxAbs(devs)
 		rep.Steps = append(rep.Steps, "verify")
+		if req.Tolerance > 0 && *rep.MaxAbsError > req.Tolerance {
+			return rep, fmt.Errorf("%w: the converted model's outputs differ by %g, more than --tolerance %g", ErrParity, *rep.MaxAbsError, req.Tolerance)
+		}
 	}
 	if req.Output != "" {
 		if err := m.SaveContext(ctx, req.Output, req.Save); err != nil {
