@@ -117,6 +117,9 @@ func distributionSVG(f FeatureDrift, ref, cur []float64) ([]byte, error) {
 	}
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s — %s %s", f.Name, f.Method, FormatScore(f.Score))
+	if f.Method.IsTest() {
+		p.Title.Text = fmt.Sprintf("%s — %s p=%s", f.Name, f.Method, FormatScore(f.Score))
+	}
 	p.Y.Label.Text = "share of rows"
 	w := vg.Points(math.Max(2, math.Min(14, 300/float64(len(labels)+1))))
 	refBars, err := plotter.NewBarChart(plotter.Values(refShares), w)

@@ -45,7 +45,7 @@ func TestWriteHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := string(b)
-	for _, want := range []string{"<h1>Model monitoring: tab</h1>", "DATASET DRIFT", "<svg", "x[0] — ks", "FAIL: accuracy is 0.5", "Live quality (window 1h0m0s)"} {
+	for _, want := range []string{"<h1>Model monitoring: tab</h1>", "DATASET DRIFT", "<svg", "x[0] — ks p=", "FAIL: accuracy is 0.5", "Live quality (window 1h0m0s)"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}
