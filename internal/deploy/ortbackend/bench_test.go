@@ -137,7 +137,7 @@ func BenchmarkServerOverhead(b *testing.B) {
 		base := drive(1, *benchDuration, func() error { _, _, err := post(client, bare.URL, body, -1); return err })
 		full := drive(1, *benchDuration, func() error { _, _, err := post(client, ts.URL+"/v2/models/tiny/infer", body, -1); return err })
 		b.Logf("bare HTTP p50 %v, mlops serve p50 %v: server overhead %v (%.0f req/s at concurrency 1)", base.p50, full.p50, full.p50-base.p50, full.rate())
-		b.ReportMetric(float64((full.p50-base.p50).Microseconds()), "overhead_us_p50")
+		b.ReportMetric(float64((full.p50 - base.p50).Microseconds()), "overhead_us_p50")
 		b.ReportMetric(full.rate(), "req/s")
 	}
 }
