@@ -23,8 +23,8 @@ import (
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
-// benchDuration is how long each load phase runs; `make bench` sets 30s.
-var benchDuration = flag.Duration("serve.duration", 3*time.Second, "duration of each serve benchmark phase")
+// benchDuration is how long each load phase runs: 30 s under `make bench`.
+var benchDuration = flag.Duration("serve.duration", 30*time.Second, "duration of each serve benchmark phase (go test -bench . ./internal/deploy/ortbackend -args -serve.duration=3s for a quick run)")
 
 type loadResult struct {
 	n        int
