@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -96,6 +97,12 @@ func (b *recordBuilder) add(r *Record) error {
 		vals, cat, err := t.Values(b.dict)
 		if err != nil {
 			return &SkipError{err}
+		}
+		for _, v := range vals {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				// Drift statistics need finite values; one bad request must not stop the run.
+				return &SkipError{fmt.Errorf("input %q holds NaN or infinite values", t.Name)}
+			}
 		}
 		byName[t.Name] = decoded{vals, w, cat}
 	}

@@ -14,8 +14,11 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
 	"gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob" // gs:// URLs
 	_ "gocloud.dev/blob/memblob" // mem:// URLs, for tests and pipelines
+	_ "gocloud.dev/blob/s3blob"  // s3:// URLs (serve writes there too)
 )
 
 // maxLineBytes bounds one payload-log line; longer lines are skipped and counted.
@@ -35,9 +38,9 @@ type Location struct {
 // Close releases the bucket.
 func (l Location) Close() error { return l.Bucket.Close() }
 
-// OpenLocation opens a local folder or file, or a gocloud.dev blob URL (file:///..., mem://...; a
-// URL's path after the bucket is used as the prefix via the URL's "prefix" query parameter as
-// gocloud.dev defines it).
+// OpenLocation opens a local folder or file, or a gocloud.dev blob URL (file:///..., s3://...,
+// gs://..., azblob://..., mem://...; narrow a bucket with gocloud.dev's "prefix" query parameter,
+// e.g. s3://logs?prefix=fmnist/).
 func OpenLocation(ctx context.Context, loc string) (Location, error) {
 	if strings.Contains(loc, "://") {
 		b, err := blob.OpenBucket(ctx, loc)

@@ -28,6 +28,9 @@ func TestScanLogsSkipsAndCountsMalformedLines(t *testing.T) {
 		`{"ts":"2026-11-28T10:00:00Z","request_id":"z","model":"tab","inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2,3]}]}`,
 		`{"ts":"2026-11-28T10:00:00Z","request_id":"w","model":"tab","inputs":[{"name":"x","datatype":"NOPE","shape":[1,2],"data":[1,2]}]}`,
 		`{"ts":"2026-11-28T10:00:00Z","request_id":"v","model":"tab","inputs":[{"name":"x","datatype":"FP32","shape":[-1,2],"data":[1,2]}]}`,
+		`{"ts":"2026-11-28T10:00:00Z","request_id":"n","model":"tab","inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":["NaN",1]}]}`,
+		// Serve writes non-finite outputs as strings; the record stays usable.
+		`{"ts":"2026-11-28T10:00:00Z","request_id":"o","model":"tab","inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[0,1]}],"outputs":[{"name":"logits","datatype":"FP32","shape":[1,2],"data":["NaN","-Infinity"]}]}`,
 		``, // blank lines are not records and not errors
 	}
 	writeLogs(t, dir, m, rows, 10, bad...)
@@ -45,11 +48,11 @@ func TestScanLogsSkipsAndCountsMalformedLines(t *testing.T) {
 	if err := ScanLogs(context.Background(), loc, &stats, b.add); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.frame.Rows(); got != 30 {
-		t.Errorf("rows = %d, want 30", got)
+	if got := b.frame.Rows(); got != 31 {
+		t.Errorf("rows = %d, want 31", got)
 	}
-	if stats.Files != 4 || stats.Skipped != 8 || stats.Records != 30 {
-		t.Errorf("stats = %+v, want 4 files, 30 records, 8 skipped (7 bad lines + 1 bad gzip)", stats)
+	if stats.Files != 4 || stats.Skipped != 9 || stats.Records != 31 {
+		t.Errorf("stats = %+v, want 4 files, 31 records, 9 skipped (8 bad lines + 1 bad gzip)", stats)
 	}
 	if len(stats.Examples) != maxExamples || !strings.Contains(strings.Join(stats.Examples, "\n"), "not a JSON record") {
 		t.Errorf("examples: %q", stats.Examples)
@@ -143,5 +146,26 @@ func TestFP32ValuesMatchFloat32Reference(t *testing.T) {
 	vals, _, _ = tensor.Values(NewDictionary())
 	if vals[1] != 0.1 {
 		t.Errorf("FP64 value rounded: %v", vals[1])
+	}
+}
+
+func TestOpenLocationFileURLWithPrefix(t *testing.T) {
+	dir := t.TempDir()
+	m := fakeModel{weights: [][]float64{{1}}}
+	writeLogs(t, dir, m, gaussianRows(rand.New(rand.NewPCG(9, 9)), 5, []float64{0}, []float64{1}, t0, time.Second, "u"), 5)
+	os.MkdirAll(filepath.Join(dir, "other"), 0o755)
+	os.WriteFile(filepath.Join(dir, "other", "x.jsonl"), []byte("{bad\n"), 0o644)
+	loc, err := OpenLocation(context.Background(), "file://"+filepath.ToSlash(dir)+"?prefix=tab/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+	var stats LogStats
+	b := &recordBuilder{dict: NewDictionary()}
+	if err := ScanLogs(context.Background(), loc, &stats, b.add); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Files != 1 || stats.Records != 5 || stats.Skipped != 0 {
+		t.Errorf("prefix not applied: %+v", stats)
 	}
 }

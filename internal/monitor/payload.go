@@ -112,7 +112,9 @@ func (t *Tensor) Values(dict *Dictionary) (vals []float64, categorical bool, err
 		return vals, true, nil
 	case "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BF16":
 		if err := json.Unmarshal(t.Data, &vals); err != nil {
-			return nil, false, fmt.Errorf("tensor %q: %s data must be a flat array of numbers: %w", t.Name, t.Datatype, err)
+			if vals, err = decodeNonFinite(t.Data); err != nil {
+				return nil, false, fmt.Errorf("tensor %q: %s data must be a flat array of numbers: %w", t.Name, t.Datatype, err)
+			}
 		}
 		if len(vals) != want {
 			return nil, false, fmt.Errorf("tensor %q: %d elements, shape %v needs %d", t.Name, len(vals), t.Shape, want)
@@ -128,6 +130,31 @@ func (t *Tensor) Values(dict *Dictionary) (vals []float64, categorical bool, err
 	default:
 		return nil, false, fmt.Errorf("tensor %q: unknown datatype %q", t.Name, t.Datatype)
 	}
+}
+
+// decodeNonFinite is the slow path for number arrays holding the strings "NaN", "Infinity" and
+// "-Infinity", which serve writes for non-finite floats (JSON has no literal for them).
+func decodeNonFinite(raw []byte) ([]float64, error) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, err
+	}
+	vals := make([]float64, len(items))
+	for i, it := range items {
+		switch string(it) {
+		case `"NaN"`:
+			vals[i] = math.NaN()
+		case `"Infinity"`:
+			vals[i] = math.Inf(1)
+		case `"-Infinity"`:
+			vals[i] = math.Inf(-1)
+		default:
+			if err := json.Unmarshal(it, &vals[i]); err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+		}
+	}
+	return vals, nil
 }
 
 // Dictionary assigns stable float codes to category strings, shared by reference and current data so
