@@ -11,10 +11,6 @@ import (
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
-// Steps lists the ONNX→ONNX transformations in the order Run applies them.
-// The order is part of the contract documented in docs/convert.md.
-var Steps = []string{"export-pytorch|export-tensorflow", "import-weights", "fix-dim", "optimize", "fp16", "meta", "export-weights", "save", "verify"}
-
 // Request describes one ONNX→ONNX conversion.
 type Request struct {
 	Input, Output string

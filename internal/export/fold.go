@@ -13,9 +13,13 @@ import (
 
 // neverFold are ops whose result must not be frozen: random ones, and
 // DequantizeLinear, whose folding would undo weight quantization.
-var neverFold = map[string]bool{
-	"RandomNormal": true, "RandomUniform": true, "RandomNormalLike": true, "RandomUniformLike": true,
-	"Multinomial": true, "Bernoulli": true, "DequantizeLinear": true, "QuantizeLinear": true,
+func neverFold(op string) bool {
+	switch op {
+	case "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+		"Multinomial", "Bernoulli", "DequantizeLinear", "QuantizeLinear":
+		return true
+	}
+	return false
 }
 
 // maxFoldedBytes bounds one folded tensor, so that folding never turns a
@@ -39,7 +43,7 @@ func foldConstants(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, g *o
 		return 0, err
 	}
 	for _, n := range order {
-		if !isDefaultDomain(n) || neverFold[n.GetOpType()] || len(g.Subgraphs(n)) > 0 || nonTensorOp(n) {
+		if !isDefaultDomain(n) || neverFold(n.GetOpType()) || len(g.Subgraphs(n)) > 0 || nonTensorOp(n) {
 			continue
 		}
 		ok := true

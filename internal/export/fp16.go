@@ -12,16 +12,18 @@ import (
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
-// DefaultFP16BlockList are op types left in float32 by --fp16: ops whose
+// DefaultFP16BlockList lists op types left in float32 by --fp16: ops whose
 // float inputs are coordinates, scales or sort keys that lose meaning in
 // half precision, reductions whose sums overflow its 65504 range, random
 // and quantization ops whose float types are fixed by the spec.
-var DefaultFP16BlockList = []string{
-	"Resize", "Upsample", "TopK", "Range", "NonMaxSuppression", "RoiAlign", "CumSum",
-	"ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceProd",
-	"Softplus", "Exp", "Pow",
-	"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
-	"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "EyeLike",
+func DefaultFP16BlockList() []string {
+	return []string{
+		"Resize", "Upsample", "TopK", "Range", "NonMaxSuppression", "RoiAlign", "CumSum",
+		"ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceProd",
+		"Softplus", "Exp", "Pow",
+		"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+		"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "EyeLike",
+	}
 }
 
 // FP16Options configure the float16 conversion.
@@ -29,7 +31,7 @@ type FP16Options struct {
 	// KeepIOTypes keeps float32 graph inputs and outputs, with Casts at
 	// the boundaries.
 	KeepIOTypes bool
-	// BlockOps are op types left in float32 (nil: DefaultFP16BlockList).
+	// BlockOps are op types left in float32 (nil: DefaultFP16BlockList()).
 	BlockOps []string
 	// BlockNodes are node names left in float32; each must exist.
 	BlockNodes []string
@@ -71,7 +73,7 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, o FP16Op
 	}
 	blockOps := o.BlockOps
 	if blockOps == nil {
-		blockOps = DefaultFP16BlockList
+		blockOps = DefaultFP16BlockList()
 	}
 	blocked := func(n *onnxpb.NodeProto) bool {
 		return !isDefaultDomain(n) || slices.Contains(blockOps, n.GetOpType()) ||

@@ -42,15 +42,18 @@ type STHeader struct {
 	DataOff  int64 // where the data section starts in the file
 }
 
-var stDTypes = map[string]onnx.DataType{
-	"BOOL": onnx.Bool, "U8": onnx.Uint8, "I8": onnx.Int8, "I16": onnx.Int16, "U16": onnx.Uint16,
-	"F16": onnx.Float16, "BF16": onnx.BFloat16, "I32": onnx.Int32, "U32": onnx.Uint32,
-	"F32": onnx.Float, "F64": onnx.Double, "I64": onnx.Int64, "U64": onnx.Uint64,
-	"F8_E4M3": onnx.Float8E4M3FN, "F8_E5M2": onnx.Float8E5M2,
+// stTypes maps the safetensors dtype names and the ONNX types they hold.
+func stTypes() map[string]onnx.DataType {
+	return map[string]onnx.DataType{
+		"BOOL": onnx.Bool, "U8": onnx.Uint8, "I8": onnx.Int8, "I16": onnx.Int16, "U16": onnx.Uint16,
+		"F16": onnx.Float16, "BF16": onnx.BFloat16, "I32": onnx.Int32, "U32": onnx.Uint32,
+		"F32": onnx.Float, "F64": onnx.Double, "I64": onnx.Int64, "U64": onnx.Uint64,
+		"F8_E4M3": onnx.Float8E4M3FN, "F8_E5M2": onnx.Float8E5M2,
+	}
 }
 
 func stName(dt onnx.DataType) (string, bool) {
-	for k, v := range stDTypes {
+	for k, v := range stTypes() {
 		if v == dt {
 			return k, true
 		}
@@ -78,6 +81,7 @@ func DecodeSTHeader(b []byte, fileSize int64) (*STHeader, error) {
 		return nil, fmt.Errorf("safetensors header is not a JSON object: %w", err)
 	}
 	h := &STHeader{DataOff: 8 + int64(n)}
+	types := stTypes()
 	for name, msg := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &h.Metadata); err != nil {
@@ -93,7 +97,7 @@ func DecodeSTHeader(b []byte, fileSize int64) (*STHeader, error) {
 		if err := json.Unmarshal(msg, &e); err != nil {
 			return nil, fmt.Errorf("safetensors tensor %q: %w", name, err)
 		}
-		dt, ok := stDTypes[e.DType]
+		dt, ok := types[e.DType]
 		if !ok {
 			return nil, fmt.Errorf("safetensors tensor %q: unsupported dtype %q", name, e.DType)
 		}
@@ -170,13 +174,14 @@ func importWeights(m *onnx.Model, path string) (int, error) {
 	}
 	defer f.Close()
 	g := m.Graph()
+	types := stTypes()
 	var problems []string
 	for _, t := range h.Tensors {
 		init := g.Initializer(t.Name)
 		switch {
 		case init == nil:
 			problems = append(problems, fmt.Sprintf("%s: no initializer of that name", t.Name))
-		case onnx.TypeOf(init) != stDTypes[t.DType]:
+		case onnx.TypeOf(init) != types[t.DType]:
 			problems = append(problems, fmt.Sprintf("%s: file has %s, model has %s", t.Name, t.DType, onnx.TypeOf(init)))
 		case !slices.Equal(init.Dims, t.Shape) && !(len(init.Dims) == 0 && len(t.Shape) == 0):
 			problems = append(problems, fmt.Sprintf("%s: file has shape %v, model has %v", t.Name, t.Shape, init.Dims))
@@ -192,7 +197,7 @@ func importWeights(m *onnx.Model, path string) (int, error) {
 		}
 		init := g.Initializer(t.Name)
 		init.ExternalData, init.DataLocation = nil, nil
-		if err := onnx.SetRaw(init, stDTypes[t.DType], init.Dims, buf); err != nil {
+		if err := onnx.SetRaw(init, types[t.DType], init.Dims, buf); err != nil {
 			return 0, fmt.Errorf("--import-weights: %s: %w", t.Name, err)
 		}
 	}
