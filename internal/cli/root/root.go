@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/cli/completion"
+	"github.com/mlops-dev/mlops/internal/cli/convert"
 	"github.com/mlops-dev/mlops/internal/cli/doctor"
 	"github.com/mlops-dev/mlops/internal/cli/eval"
 	"github.com/mlops-dev/mlops/internal/cli/inspect"
@@ -25,6 +26,7 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(version.NewCmdVersion(f, nil))
 	root.AddCommand(completion.NewCmdCompletion(f, nil))
 	root.AddCommand(doctor.NewCmdDoctor(f, nil))
+	root.AddCommand(convert.NewCmdConvert(f, nil))
 	root.AddCommand(quantize.NewCmdQuantize(f, nil))
 	root.AddCommand(prune.NewCmdPrune(f, nil))
 	root.AddCommand(serve.NewCmdServe(f, nil))
