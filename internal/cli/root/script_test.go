@@ -60,6 +60,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": cmdExitCode,
+			"http":     cmdHTTP,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
