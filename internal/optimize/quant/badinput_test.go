@@ -59,7 +59,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		msg  string
 	}{
 		{"already quantized", Request{Input: quantized, Options: dyn}, ErrAlreadyQuantized, "quantize the float model instead"},
-		{"nothing quantizable", Request{Input: relu, Options: dyn}, ErrNothingToQuantize, "no [MatMul Gemm Conv] node"},
+		{"nothing quantizable", Request{Input: relu, Options: dyn}, ErrNothingToQuantize, "nothing to quantize: no [MatMul Gemm Conv Gather] node could be quantized"},
 		{"qoperator below opset 10", Request{Input: old, Options: Options{Mode: Static, Format: QOperator, WeightType: Int8}, Calibration: mlpSpec(empty)}, ErrOpsetTooOld, "opset 9"},
 		{"empty calibration", Request{Input: mm, Options: static, Calibration: mlpSpec(empty)}, nil, "no rows"},
 		{"wrong calibration shape", Request{Input: mm, Options: static, Calibration: mlpSpec(wrongShape)}, nil, `input "v" expects shape [2,16]`},
