@@ -103,10 +103,13 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	}
 	var spill *spillFile
 	if hasExternal(m.Proto) {
-		if spill, err = newSpill(m.Dir); err != nil {
-			return nil, err
+		// A read-only model folder only costs memory: quantized tensors
+		// then stay in memory until Save.
+		if spill, err = newSpill(m.Dir); err == nil {
+			defer spill.remove()
+		} else {
+			spill = nil
 		}
-		defer spill.remove()
 	}
 	res, err := quantize(ctx, m, o, ranges, spill)
 	if err != nil {
