@@ -19,6 +19,14 @@ type QualityMetrics struct {
 	F1Macro        float64 `json:"f1_macro"`
 }
 
+// Label names the window's start: to the minute, or to the second for windows under a minute.
+func (w Window) Label() string {
+	if w.End.Sub(w.Start) < time.Minute {
+		return w.Start.Format("2006-01-02 15:04:05")
+	}
+	return w.Start.Format("2006-01-02 15:04")
+}
+
 // Window is the quality of one time window [Start, End).
 type Window struct {
 	Start time.Time `json:"start"`

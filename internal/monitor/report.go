@@ -88,7 +88,7 @@ func (r *Report) WriteMarkdown(w io.Writer, maxFeatures int) error {
 		}
 		b.WriteString(".\n\n| window start (UTC) | rows | accuracy | precision (macro) | recall (macro) | F1 (macro) |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, win := range q.Windows {
-			writeQualityRow(&b, win.Start.Format("2006-01-02 15:04"), win.QualityMetrics)
+			writeQualityRow(&b, win.Label(), win.QualityMetrics)
 		}
 		if q.LabelledRows > 0 {
 			writeQualityRow(&b, "**all**", q.Overall)

@@ -210,7 +210,7 @@ Reference: <code>{{.R.Reference.Path}}</code> ({{.R.Reference.Kind}}, {{.R.Refer
 {{with .R.Quality}}<h2>Live quality (window {{.Window}})</h2>
 <p>{{.LabelledRows}} labelled rows, {{.UnlabelledRows}} without a label, {{.UnmatchedLabels}} labels without a logged request{{if .CountMismatches}}, {{.CountMismatches}} label-count mismatches ({{.MismatchExample}}){{end}}.</p>
 <table><tr><th class="l">window start (UTC)</th><th>rows</th><th>accuracy</th><th>precision (macro)</th><th>recall (macro)</th><th>F1 (macro)</th></tr>
-{{range .Windows}}<tr><td class="l">{{.Start.Format "2006-01-02 15:04"}}</td><td>{{.Rows}}</td><td>{{score .Accuracy}}</td><td>{{score .PrecisionMacro}}</td><td>{{score .RecallMacro}}</td><td>{{score .F1Macro}}</td></tr>
+{{range .Windows}}<tr><td class="l">{{.Label}}</td><td>{{.Rows}}</td><td>{{score .Accuracy}}</td><td>{{score .PrecisionMacro}}</td><td>{{score .RecallMacro}}</td><td>{{score .F1Macro}}</td></tr>
 {{end}}{{if .LabelledRows}}<tr><th class="l">all</th><th>{{.Overall.Rows}}</th><th>{{score .Overall.Accuracy}}</th><th>{{score .Overall.PrecisionMacro}}</th><th>{{score .Overall.RecallMacro}}</th><th>{{score .Overall.F1Macro}}</th></tr>{{end}}
 </table>{{end}}
 {{if .Plots}}<h2>Distributions of the most drifted features</h2><div class="plots">

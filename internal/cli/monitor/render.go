@@ -13,7 +13,7 @@ func render(io *cmdutil.IOStreams, r *core.Report, maxFeatures int) error {
 	cmdutil.Heading(io, "Drift: "+r.Model)
 	fmt.Fprintln(out, r.Summary())
 	fmt.Fprintf(out, "current %s (%s .. %s), reference %s (%s)\n", r.Current.Path,
-		r.Current.From.Format("2006-01-02T15:04Z"), r.Current.To.Format("2006-01-02T15:04Z"), r.Reference.Path, r.Reference.Kind)
+		r.Current.From.Format("2006-01-02T15:04:05Z"), r.Current.To.Format("2006-01-02T15:04:05Z"), r.Reference.Path, r.Reference.Kind)
 	if pd := r.PredictionDrift; pd != nil {
 		fmt.Fprintf(out, "prediction drift: %s (%s %s, threshold %s)\n", yesNo(pd.Drifted), pd.Method, core.FormatScore(pd.Score), core.FormatScore(pd.Threshold))
 	}
@@ -35,9 +35,9 @@ func render(io *cmdutil.IOStreams, r *core.Report, maxFeatures int) error {
 		cmdutil.Heading(io, "Live quality (window "+q.Window+")")
 		fmt.Fprintf(out, "%d labelled rows, %d without a label, %d labels without a logged request\n", q.LabelledRows, q.UnlabelledRows, q.UnmatchedLabels)
 		if q.LabelledRows > 0 {
-			qt := cmdutil.NewTable(io, "window start", "rows", "accuracy", "precision", "recall", "f1")
+			qt := cmdutil.NewTable(io, "window start (UTC)", "rows", "accuracy", "precision", "recall", "f1")
 			for _, w := range q.Windows {
-				qt.AddRow(w.Start.Format("2006-01-02T15:04Z"), fmt.Sprint(w.Rows), f4(w.Accuracy), f4(w.PrecisionMacro), f4(w.RecallMacro), f4(w.F1Macro))
+				qt.AddRow(w.Label(), fmt.Sprint(w.Rows), f4(w.Accuracy), f4(w.PrecisionMacro), f4(w.RecallMacro), f4(w.F1Macro))
 			}
 			o := q.Overall
 			qt.AddRow("all", fmt.Sprint(o.Rows), f4(o.Accuracy), f4(o.PrecisionMacro), f4(o.RecallMacro), f4(o.F1Macro))

@@ -27,12 +27,12 @@ type namedPlot struct {
 	p    *plot.Plot
 }
 
-// confusionGrid adapts a confusion matrix to plotter.GridXYZ; rows (true
-// class) run top to bottom like sklearn's ConfusionMatrixDisplay.
+// confusionGrid adapts a confusion matrix to plotter.GridXYZ: column =
+// predicted class, row = true class (class 0 at the bottom-left).
 type confusionGrid [][]int64
 
 func (g confusionGrid) Dims() (int, int)   { return len(g), len(g) }
-func (g confusionGrid) Z(c, r int) float64 { return float64(g[len(g)-1-r][c]) }
+func (g confusionGrid) Z(c, r int) float64 { return float64(g[r][c]) }
 func (g confusionGrid) X(c int) float64    { return float64(c) }
 func (g confusionGrid) Y(r int) float64    { return float64(len(g) - 1 - r) }
 func (g confusionGrid) Min() float64       { return 0 }
@@ -51,7 +51,15 @@ func buildPlots(r *Report) ([]namedPlot, error) {
 	if len(r.Confusion) > 0 {
 		p := plot.New()
 		p.Title.Text = "Confusion matrix"
-		p.X.Label.Text, p.Y.Label.Text = "predicted class", "true class (top = 0)"
+		p.X.Label.Text, p.Y.Label.Text = "predicted class", "true class"
+		k := len(r.Confusion)
+		var xt, yt []plot.Tick
+		for c := 0; c < k; c++ {
+			xt = append(xt, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
+			yt = append(yt, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
+		}
+		p.X.Tick.Marker, p.Y.Tick.Marker = plot.ConstantTicks(xt), plot.ConstantTicks(yt)
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -0.5, float64(k)-0.5, -0.5, float64(k)-0.5
 		pal := moreland.SmoothBlueRed()
 		pal.SetMax(1)
 		hm := plotter.NewHeatMap(confusionGrid(r.Confusion), pal.Palette(64))
@@ -128,7 +136,7 @@ func confusionLabels(g [][]int64) plotter.XYLabels {
 	k := len(g)
 	for t := 0; t < k; t++ {
 		for p := 0; p < k; p++ {
-			l.XYs = append(l.XYs, plotter.XY{X: float64(p), Y: float64(k - 1 - t)})
+			l.XYs = append(l.XYs, plotter.XY{X: float64(p), Y: float64(t)})
 			l.Labels = append(l.Labels, fmt.Sprint(g[t][p]))
 		}
 	}
