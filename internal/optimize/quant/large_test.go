@@ -157,6 +157,9 @@ func BenchmarkQuantizeLarge(b *testing.B) {
 		dir = "/dev/shm/mlops-quant-large"
 		if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
 			dir, _ = filepath.Abs(repoFile(b, ".cache/quant-large"))
+		} else {
+			// 2 GiB of RAM: do not leave it behind.
+			b.Cleanup(func() { os.RemoveAll(dir) })
 		}
 	}
 	const layers, dim = 32, 4096
