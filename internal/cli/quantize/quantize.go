@@ -40,6 +40,8 @@ type QuantizeOptions struct {
 	CalibrationSamples, BatchSize             int
 	EvalData, EvalLabels                      string
 	Threads                                   int
+	InputFields                               map[string]string
+	Reshape                                   bool
 	activationTypeSet                         bool
 }
 
@@ -131,6 +133,8 @@ output cosine and the SNR of every quantized layer, worst first.
 	fl.IntVar(&opts.BatchSize, "batch-size", 32, "rows per batch for calibration and evaluation")
 	fl.StringVar(&opts.EvalData, "eval-data", "", "compare float and quantized models on this data")
 	fl.StringVar(&opts.EvalLabels, "eval-labels", "", "labels for --eval-data (integer class ids)")
+	fl.StringToStringVar(&opts.InputFields, "input-field", nil, "map a model input to a data field for calibration and eval data: INPUT=FIELD (repeatable)")
+	fl.BoolVar(&opts.Reshape, "reshape", false, "reshape data rows to the model input when the element count matches")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fl.BoolVar(&opts.Force, "force", false, "overwrite the output file if it exists")
 	return cmd
@@ -182,9 +186,12 @@ func (o *QuantizeOptions) request() (quant.Request, error) {
 		return req, cmdutil.FlagErrorf("--eval-labels needs --eval-data")
 	}
 	req.Input, req.Output = o.Input, o.Output
-	req.Calibration = data.Spec{Path: o.CalibrationData, BatchSize: o.BatchSize, Limit: o.CalibrationSamples}
+	pre := data.Preprocess{Reshape: o.Reshape}
+	req.Calibration = data.Spec{Path: o.CalibrationData, BatchSize: o.BatchSize, Limit: o.CalibrationSamples,
+		InputFields: o.InputFields, Preprocess: pre}
 	req.CalibrationOpts = quant.CalibrationOptions{Collector: co, MaxSamples: o.CalibrationSamples}
-	req.Eval = data.Spec{Path: o.EvalData, LabelsPath: o.EvalLabels, BatchSize: o.BatchSize}
+	req.Eval = data.Spec{Path: o.EvalData, LabelsPath: o.EvalLabels, BatchSize: o.BatchSize,
+		InputFields: o.InputFields, Preprocess: pre}
 	req.Session = runtime.SessionOptions{IntraOpThreads: o.Threads}
 	return req, nil
 }

@@ -26,7 +26,7 @@ func TestFlagsToRequest(t *testing.T) {
 	o, err := parse(t, "m.onnx", "--mode", "static", "--format", "qoperator", "--calibration-data", "c.npy",
 		"--calibration-method", "entropy", "--calibration-bins", "1024", "--per-channel=Conv,Gemm",
 		"--weight-type", "uint8", "--activation-type", "int8", "--exclude-nodes", "a,b", "--reduce-range",
-		"--symmetric-weights=false", "--calibration-samples", "64")
+		"--symmetric-weights=false", "--calibration-samples", "64", "--input-field", "input=pixels", "--reshape")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +45,9 @@ func TestFlagsToRequest(t *testing.T) {
 	if req.CalibrationOpts.Collector.Method != calib.Entropy || req.CalibrationOpts.Collector.Bins != 1024 ||
 		req.CalibrationOpts.MaxSamples != 64 || req.Calibration.Limit != 64 || req.Calibration.Path != "c.npy" {
 		t.Errorf("calibration = %+v %+v", req.CalibrationOpts, req.Calibration)
+	}
+	if req.Calibration.InputFields["input"] != "pixels" || !req.Calibration.Preprocess.Reshape || req.Eval.InputFields["input"] != "pixels" {
+		t.Errorf("field mapping not passed on: %+v / %+v", req.Calibration, req.Eval)
 	}
 }
 
