@@ -1,0 +1,122 @@
+package registry
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// SchemaVersion is the manifest format version written by this package.
+const SchemaVersion = 1
+
+// Manifest describes one immutable model version. JSON field names are a contract.
+type Manifest struct {
+	SchemaVersion int                `json:"schema_version"`
+	Name          string             `json:"name"`
+	Version       int                `json:"version"`
+	Created       time.Time          `json:"created"`
+	Files         []File             `json:"files"` // Files[0] is the ONNX model; the rest are its external data
+	Size          int64              `json:"size"`  // sum of file sizes
+	Source        Source             `json:"source"`
+	Lineage       *Lineage           `json:"lineage,omitempty"`
+	Signature     Signature          `json:"signature"`
+	Metadata      map[string]string  `json:"metadata,omitempty"`
+	Metrics       map[string]float64 `json:"metrics,omitempty"`
+	Message       string             `json:"message,omitempty"`
+}
+
+// File is one file of a version, stored as blob blobs/sha256/<SHA256>.
+type File struct {
+	Path   string `json:"path"` // relative to the model's folder; Files[0].Path is the model file name
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Role   string `json:"role"` // "model" or "external_data"
+}
+
+// Source records where a version was pushed from.
+type Source struct {
+	Path string `json:"path,omitempty"` // absolute path of the pushed model file
+	Host string `json:"host,omitempty"`
+}
+
+// Lineage links a version to the version it was derived from.
+type Lineage struct {
+	Parent         string            `json:"parent,omitempty"`         // NAME@VERSION
+	Transformation string            `json:"transformation,omitempty"` // e.g. quantize, prune, convert
+	Options        map[string]string `json:"options,omitempty"`        // e.g. quantize options
+}
+
+// Ref returns NAME@VERSION for the manifest.
+func (m *Manifest) Ref() Ref { return Ref{Name: m.Name, Version: m.Version} }
+
+// ModelFile is the model's file name, e.g. "model.onnx".
+func (m *Manifest) ModelFile() string { return m.Files[0].Path }
+
+// decodeManifest parses and validates manifest bytes read from the store. The store is not
+// trusted: paths, digests and names are checked before anything acts on them.
+func decodeManifest(data []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: manifest is not valid JSON: %v", ErrInvalid, err)
+	}
+	if m.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("%w: manifest schema_version %d is not supported (want %d); upgrade mlops", ErrInvalid, m.SchemaVersion, SchemaVersion)
+	}
+	if err := ValidateName(m.Name); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if m.Version <= 0 {
+		return nil, fmt.Errorf("%w: manifest version %d must be positive", ErrInvalid, m.Version)
+	}
+	if len(m.Files) == 0 {
+		return nil, fmt.Errorf("%w: manifest of %s@%d lists no files", ErrInvalid, m.Name, m.Version)
+	}
+	seen := map[string]bool{}
+	var total int64
+	for i, f := range m.Files {
+		if err := ValidateRelPath(f.Path); err != nil {
+			return nil, fmt.Errorf("manifest of %s@%d: %w", m.Name, m.Version, err)
+		}
+		if seen[f.Path] {
+			return nil, fmt.Errorf("%w: manifest of %s@%d lists %q twice", ErrInvalid, m.Name, m.Version, f.Path)
+		}
+		seen[f.Path] = true
+		if !validDigest(f.SHA256) {
+			return nil, fmt.Errorf("%w: manifest of %s@%d: file %q has a malformed sha256", ErrInvalid, m.Name, m.Version, f.Path)
+		}
+		if f.Size < 0 {
+			return nil, fmt.Errorf("%w: manifest of %s@%d: file %q has a negative size", ErrInvalid, m.Name, m.Version, f.Path)
+		}
+		wantRole := "external_data"
+		if i == 0 {
+			wantRole = "model"
+		}
+		if f.Role != wantRole {
+			return nil, fmt.Errorf("%w: manifest of %s@%d: file %q has role %q, want %q", ErrInvalid, m.Name, m.Version, f.Path, f.Role, wantRole)
+		}
+		total += f.Size
+	}
+	if total != m.Size {
+		return nil, fmt.Errorf("%w: manifest of %s@%d: size %d is not the sum of its files (%d)", ErrInvalid, m.Name, m.Version, m.Size, total)
+	}
+	return &m, nil
+}
+
+func validDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && s == lowerHex(s)
+}
+
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'F' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,75 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// PullOptions tune Pull.
+type PullOptions struct {
+	Progress ProgressFunc
+}
+
+// Pull downloads the version ref names to dest and returns its manifest and the local model
+// path. dest is the model file path, or an existing directory to put the model in under its
+// stored file name; external data files go next to the model under their stored relative paths.
+// Every file is downloaded to a temp file in its destination folder and checked against the
+// manifest's sha256 before any is renamed into place: on error nothing is left at dest.
+func (r *Registry) Pull(ctx context.Context, ref Ref, dest string, opts PullOptions) (*Manifest, string, error) {
+	m, err := r.Resolve(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	modelPath := dest
+	if st, err := os.Stat(dest); err == nil && st.IsDir() {
+		modelPath = filepath.Join(dest, filepath.FromSlash(m.ModelFile()))
+	}
+	dir := filepath.Dir(modelPath)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	targets := make([]string, len(m.Files))
+	temps := make([]string, 0, len(m.Files))
+	defer func() {
+		for _, t := range temps {
+			os.Remove(t) // after a successful rename this is a no-op
+		}
+	}()
+	for i, f := range m.Files {
+		target := modelPath
+		if i > 0 {
+			target = filepath.Join(dir, filepath.FromSlash(f.Path))
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return nil, "", err
+			}
+		}
+		targets[i] = target
+		tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".part-*")
+		if err != nil {
+			return nil, "", fmt.Errorf("pull %s: %w", m.Ref(), err)
+		}
+		temps = append(temps, tmp.Name())
+		err = r.downloadFile(ctx, f, tmp, opts.Progress)
+		if err == nil {
+			err = tmp.Sync()
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("pull %s: %w", m.Ref(), err)
+		}
+	}
+	// Data files first, model last: a reader that sees the model sees its data too.
+	for i := len(m.Files) - 1; i >= 0; i-- {
+		if err := os.Chmod(temps[i], 0o644); err != nil {
+			return nil, "", err
+		}
+		if err := os.Rename(temps[i], targets[i]); err != nil {
+			return nil, "", fmt.Errorf("pull %s: %w", m.Ref(), err)
+		}
+	}
+	return m, modelPath, nil
+}
