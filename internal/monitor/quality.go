@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/mlops-dev/mlops/internal/metrics"
 )
 
 // QualityMetrics are classification metrics over joined rows, defined as scikit-learn's
@@ -115,41 +117,32 @@ func JoinQuality(ctx context.Context, f *Frame, labels Labels, window time.Durat
 }
 
 // ClassificationMetrics computes accuracy and macro precision/recall/F1 as scikit-learn does with
-// zero_division=0. truth and pred must have the same length.
+// zero_division=0, through internal/metrics (which eval shares). Labels are strings (class ids or
+// names); the classes are the union of true and predicted labels. truth and pred must have the
+// same length.
 func ClassificationMetrics(truth, pred []string) QualityMetrics {
 	m := QualityMetrics{Rows: len(truth)}
-	if len(truth) == 0 {
+	if len(truth) == 0 || len(truth) != len(pred) {
 		return m
 	}
-	tp, fp, fn := map[string]int{}, map[string]int{}, map[string]int{}
-	classes := map[string]bool{}
-	correct := 0
+	ids := map[string]int{}
+	for _, ls := range [][]string{truth, pred} {
+		for _, l := range ls {
+			if _, ok := ids[l]; !ok {
+				ids[l] = len(ids)
+			}
+		}
+	}
+	yTrue, yPred := make([]int, len(truth)), make([]int, len(pred))
 	for i := range truth {
-		classes[truth[i]] = true
-		classes[pred[i]] = true
-		if truth[i] == pred[i] {
-			correct++
-			tp[truth[i]]++
-		} else {
-			fp[pred[i]]++
-			fn[truth[i]]++
-		}
+		yTrue[i], yPred[i] = ids[truth[i]], ids[pred[i]]
 	}
-	m.Accuracy = float64(correct) / float64(len(truth))
-	for c := range classes {
-		if d := tp[c] + fp[c]; d > 0 {
-			m.PrecisionMacro += float64(tp[c]) / float64(d)
-		}
-		if d := tp[c] + fn[c]; d > 0 {
-			m.RecallMacro += float64(tp[c]) / float64(d)
-		}
-		if d := 2*tp[c] + fp[c] + fn[c]; d > 0 {
-			m.F1Macro += 2 * float64(tp[c]) / float64(d)
-		}
+	c, err := metrics.NewConfusion(yTrue, yPred, len(ids))
+	if err != nil {
+		// Unreachable: ids cover every label and the lengths match.
+		return m
 	}
-	k := float64(len(classes))
-	m.PrecisionMacro /= k
-	m.RecallMacro /= k
-	m.F1Macro /= k
+	macro := c.Macro(0)
+	m.Accuracy, m.PrecisionMacro, m.RecallMacro, m.F1Macro = c.Accuracy(), macro.Precision, macro.Recall, macro.F1
 	return m
 }

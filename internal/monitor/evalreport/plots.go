@@ -34,7 +34,7 @@ type confusionGrid [][]int64
 func (g confusionGrid) Dims() (int, int)   { return len(g), len(g) }
 func (g confusionGrid) Z(c, r int) float64 { return float64(g[r][c]) }
 func (g confusionGrid) X(c int) float64    { return float64(c) }
-func (g confusionGrid) Y(r int) float64    { return float64(len(g) - 1 - r) }
+func (g confusionGrid) Y(r int) float64    { return float64(r) }
 func (g confusionGrid) Min() float64       { return 0 }
 func (g confusionGrid) Max() float64       { return math.Max(1, g.max()) }
 func (g confusionGrid) max() (m float64) {
