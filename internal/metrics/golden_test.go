@@ -205,6 +205,17 @@ func TestGoldenBinary(t *testing.T) {
 			}
 			close(t, "log_loss", ll, e["log_loss"])
 			close(t, "average_precision", AveragePrecision(y, c.P), e["average_precision"])
+			if e["pr_precision"] != nil {
+				pc := PRCurve(y, c.P)
+				wp, wr := e["pr_precision"].([]any), e["pr_recall"].([]any)
+				if len(pc.X) != len(wr) {
+					t.Fatalf("PR curve has %d points, sklearn %d", len(pc.X), len(wr))
+				}
+				for i := range wr {
+					close(t, "pr recall", pc.X[i], wr[i])
+					close(t, "pr precision", pc.Y[i], wp[i])
+				}
+			}
 			auc, err := ROCAUC(y, c.P)
 			if e["roc_auc"] == nil {
 				if err == nil {

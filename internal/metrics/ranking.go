@@ -115,18 +115,17 @@ func ROCCurve(yTrue []bool, score []float64) Curve {
 	return c
 }
 
-// PRCurve returns recall (X) and precision (Y) at each distinct threshold,
-// ending at recall 0, precision 1 like sklearn.
+// PRCurve returns recall (X) and precision (Y) at each distinct threshold
+// in increasing recall, starting from sklearn's end point (recall 0,
+// precision 1), i.e. precision_recall_curve reversed.
 func PRCurve(yTrue []bool, score []float64) Curve {
 	pos, neg := sortedSplit(yTrue, score)
-	var c Curve
+	c := Curve{X: []float64{0}, Y: []float64{1}, Thresholds: []float64{math.Inf(1)}}
 	walk(pos, neg, func(t threshold) {
 		c.X = append(c.X, ratio(t.tps, int64(len(pos))))
 		c.Y = append(c.Y, float64(t.tps)/float64(t.tps+t.fps))
 		c.Thresholds = append(c.Thresholds, t.score)
 	})
-	c.X = append(c.X, 0)
-	c.Y = append(c.Y, 1)
 	return c
 }
 

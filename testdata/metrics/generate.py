@@ -100,6 +100,9 @@ def binary_case(name, y, p):
     }
     for zd in (0, 1):
         e[f"binary_{zd}"] = prf(y, pred, "binary", zd, labels=None) if len(set(y) | set(pred)) <= 2 else None
+    prec, rec, _ = M.precision_recall_curve(y, p) if y.sum() > 0 else (None, None, None)
+    e["pr_precision"] = None if prec is None else prec[::-1].tolist()
+    e["pr_recall"] = None if rec is None else rec[::-1].tolist()
     fpr, tpr, _ = M.roc_curve(y, p, drop_intermediate=False) if 0 < y.sum() < len(y) else (None, None, None)
     e["roc_fpr"] = None if fpr is None else fpr.tolist()
     e["roc_tpr"] = None if tpr is None else tpr.tolist()

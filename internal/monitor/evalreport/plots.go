@@ -172,9 +172,17 @@ func curveSets(p *Predictions, fn func(int, []bool, []float64) error) error {
 	return nil
 }
 
+// maxCurvePoints bounds the vertices of one drawn curve; beyond a few
+// hundred the picture does not change but the SVG grows to megabytes.
+const maxCurvePoints = 500
+
 func addCurve(p *plot.Plot, name string, i int, c metrics.Curve) error {
-	pts := make(plotter.XYs, 0, len(c.X))
+	pts := make(plotter.XYs, 0, min(len(c.X), maxCurvePoints+1))
+	step := max(1, len(c.X)/maxCurvePoints)
 	for j := range c.X {
+		if j%step != 0 && j != len(c.X)-1 {
+			continue
+		}
 		if !math.IsNaN(c.X[j]) && !math.IsNaN(c.Y[j]) {
 			pts = append(pts, plotter.XY{X: c.X[j], Y: c.Y[j]})
 		}
