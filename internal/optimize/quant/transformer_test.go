@@ -66,6 +66,28 @@ func quantizeTransformer(t testing.TB, fp string) string {
 	return out
 }
 
+// TestSyntheticEncoderDynamicCosine checks the cosine target on an encoder
+// built in Go, so it runs without torch.
+func TestSyntheticEncoderDynamicCosine(t *testing.T) {
+	rt := openRuntime(t)
+	m := syntheticEncoder(t)
+	fp := encode(t, m)
+	res, err := Quantize(context.Background(), m, Options{Mode: Dynamic, Format: QDQ, WeightType: Int8, SymmetricWeights: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NodesQuantized["MatMul"] != 36 || len(res.NodesSkipped) != 12 {
+		t.Errorf("quantized %v, %d skipped; want 36 weight MatMuls and the 12 attention MatMuls skipped", res.NodesQuantized, len(res.NodesSkipped))
+	}
+	q := encode(t, m)
+	in := syntheticEncoderInput()
+	c := cosine(run(t, rt, fp, in), run(t, rt, q, in))
+	t.Logf("synthetic encoder: %d -> %d bytes, output cosine %.5f", len(fp), len(q), c)
+	if c < 0.99 {
+		t.Errorf("cosine %.5f < 0.99", c)
+	}
+}
+
 func TestTransformerDynamicCosine(t *testing.T) {
 	rt := openRuntime(t)
 	fp := transformerModel(t)
