@@ -28,10 +28,33 @@ type modelRun struct {
 	inputs    []data.InputInfo
 }
 
-var toONNX = map[data.DType]onnx.DataType{
-	data.Float32: onnx.Float, data.Float64: onnx.Double, data.Int8: onnx.Int8, data.Int16: onnx.Int16,
-	data.Int32: onnx.Int32, data.Int64: onnx.Int64, data.Uint8: onnx.Uint8, data.Uint16: onnx.Uint16,
-	data.Uint32: onnx.Uint32, data.Uint64: onnx.Uint64, data.Bool: onnx.Bool,
+// onnxType maps the data layer's element types to ONNX's.
+func onnxType(d data.DType) onnx.DataType {
+	switch d {
+	case data.Float32:
+		return onnx.Float
+	case data.Float64:
+		return onnx.Double
+	case data.Int8:
+		return onnx.Int8
+	case data.Int16:
+		return onnx.Int16
+	case data.Int32:
+		return onnx.Int32
+	case data.Int64:
+		return onnx.Int64
+	case data.Uint8:
+		return onnx.Uint8
+	case data.Uint16:
+		return onnx.Uint16
+	case data.Uint32:
+		return onnx.Uint32
+	case data.Uint64:
+		return onnx.Uint64
+	case data.Bool:
+		return onnx.Bool
+	}
+	return onnx.Undefined
 }
 
 func dataInputs(infos []runtime.TensorInfo) ([]data.InputInfo, error) {
@@ -49,7 +72,7 @@ func dataInputs(infos []runtime.TensorInfo) ([]data.InputInfo, error) {
 func toRuntime(b *data.Batch) map[string]*runtime.Tensor {
 	out := make(map[string]*runtime.Tensor, len(b.Inputs))
 	for name, t := range b.Inputs {
-		out[name] = &runtime.Tensor{DataType: toONNX[t.DType], Shape: t.Shape, Data: t.Data}
+		out[name] = &runtime.Tensor{DataType: onnxType(t.DType), Shape: t.Shape, Data: t.Data}
 	}
 	return out
 }

@@ -28,11 +28,18 @@ type Delta struct {
 }
 
 // deltaMetrics are the metrics that get a bootstrap interval, per task.
-var deltaMetrics = map[Task][]string{
-	Classification: {"accuracy", "balanced_accuracy", "f1_macro"},
-	Binary:         {"accuracy", "f1", "roc_auc"},
-	Multilabel:     {"subset_accuracy", "f1_micro"},
-	Regression:     {"mae", "rmse", "r2"},
+func deltaMetrics(t Task) []string {
+	switch t {
+	case Classification:
+		return []string{"accuracy", "balanced_accuracy", "f1_macro"}
+	case Binary:
+		return []string{"accuracy", "f1", "roc_auc"}
+	case Multilabel:
+		return []string{"subset_accuracy", "f1_micro"}
+	case Regression:
+		return []string{"mae", "rmse", "r2"}
+	}
+	return nil
 }
 
 // Compare measures cand against base on the same rows with a seeded
@@ -61,7 +68,7 @@ func Compare(ctx context.Context, cand, base *Predictions, baseReport *Report, n
 	} else {
 		c.Agreement = Num(math.NaN())
 	}
-	for _, name := range deltaMetrics[cand.Task] {
+	for _, name := range deltaMetrics(cand.Task) {
 		name := name
 		stat := func(idx []int) (float64, float64) {
 			return resampledMetric(base, predA, idx, name, opts), resampledMetric(cand, predB, idx, name, opts)
