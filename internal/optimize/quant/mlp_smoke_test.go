@@ -33,6 +33,9 @@ func TestSmokeDynamicMLP(t *testing.T) {
 	a := run(t, rt, fp, in)
 	b := run(t, rt, q, in)
 	t.Logf("cos %v sizes %d -> %d", cosine(a, b), len(fp), len(q))
+	if c := cosine(a, b); c < 0.999 || len(q)*10 > len(fp)*3 {
+		t.Errorf("cosine %.5f (want >= 0.999), size %d -> %d (want <= 30%%)", c, len(fp), len(q))
+	}
 }
 
 func TestSmokeStaticMLP(t *testing.T) {
@@ -63,5 +66,8 @@ func TestSmokeStaticMLP(t *testing.T) {
 		a := run(t, rt, fp, in)
 		b := run(t, rt, q, in)
 		t.Logf("%s: %+v cos %v sizes %d -> %d", f, res, cosine(a, b), len(fp), len(q))
+		if c := cosine(a, b); c < 0.999 || res.NodesQuantized["Gemm"] != 3 {
+			t.Errorf("%s: cosine %.5f (want >= 0.999), quantized %v (want 3 Gemm)", f, c, res.NodesQuantized)
+		}
 	}
 }
