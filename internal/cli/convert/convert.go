@@ -77,26 +77,31 @@ ONNX steps run in this fixed order:
   2. --import-weights FILE.safetensors  replace initializers (names, types
      and shapes must match)
   3. --fix-dim NAME=VALUE               fix symbolic dimensions
-  4. --optimize                         Identity/Dropout removal, constant
+  4. --opset N (ONNX input)             upgrade the default-domain opset,
+     rewriting Clip, Pad, Slice, TopK, Squeeze/Unsqueeze, Split, Reduce*,
+     Dropout, Softmax/LogSoftmax/Hardmax, BatchNormalization, Scatter,
+     Upsample -> Resize and Resize-10; unconvertible ops are listed;
+     downgrades are refused (the same opset is a no-op)
+  5. --optimize                         Identity/Dropout removal, constant
      folding through ONNX Runtime, Conv+BatchNormalization, Conv+Add/Mul,
      MatMul+Add -> Gemm, dead nodes, unused and duplicate initializers
-  5. --fp16                             float32 -> float16, values clamped to
+  6. --fp16                             float32 -> float16, values clamped to
      ±65504; --keep-io-types keeps float32 inputs/outputs with Casts;
      --block-ops replaces the default list of ops kept in float32,
      --block-nodes adds node names
-  6. --meta KEY=VALUE                   metadata_props
-  7. --export-weights FILE.safetensors  write initializers
-  8. verify: with --optimize or --fp16, input and output models run on seeded
+  7. --meta KEY=VALUE                   metadata_props
+  8. --export-weights FILE.safetensors  write initializers
+  9. verify: with --opset, --optimize or --fp16, input and output models run on seeded
      inputs through ONNX Runtime; the report gives the deviation, and an
      explicit --tolerance turns it into a gate (exit 3, nothing written)
-  9. save to -o/--out: --external-data moves tensors of at least
+  10. save to -o/--out: --external-data moves tensors of at least
      --external-threshold bytes to OUT.data, --inline stores everything in
      the model file; by default a model keeps external data if it had it
 
 -o is written through a temporary file and renamed, so a failed conversion
 leaves nothing behind. --output json prints the report (fields: input,
 output, steps, nodes_before, nodes_after, bytes_before, bytes_after,
-dims_fixed, meta_set, optimize, fp16, weights_imported, weights_exported,
+dims_fixed, opset, meta_set, optimize, fp16, weights_imported, weights_exported,
 deviation, max_abs_error, parity).
 
 ` + cmdutil.ExitCodesHelp,
@@ -109,6 +114,9 @@ deviation, max_abs_error, parity).
 
   # fix the batch size, add metadata, move weights to model.onnx.data
   mlops convert model.onnx --fix-dim batch=1 --meta owner=vision -o b1.onnx --external-data
+
+  # upgrade an opset-9 model to opset 17 (outputs compared through ORT)
+  mlops convert old.onnx --opset 17 -o new.onnx
 
   # weights out and back in
   mlops convert model.onnx --export-weights w.safetensors
@@ -132,7 +140,7 @@ deviation, max_abs_error, parity).
 	fl.StringVar(&opts.ModelClass, "model-class", "", "package.module:Class to load a state dict into (constructed without arguments)")
 	fl.StringArrayVar(&opts.Inputs, "input", nil, "traced input NAME:1x3x224x224[:float32] (repeatable, in forward() order)")
 	fl.StringArrayVar(&opts.DynAxes, "dynamic-axis", nil, "NAME:AXIS to export as a symbolic dimension (repeatable)")
-	fl.IntVar(&opts.Opset, "opset", 0, "ONNX opset the exporter targets (default: the exporter's)")
+	fl.IntVar(&opts.Opset, "opset", 0, "exports: the opset the exporter targets; ONNX input: upgrade to this opset")
 	fl.Float64Var(&opts.Tolerance, "tolerance", 1e-4, "largest absolute output error accepted by the parity check")
 	fl.Uint64Var(&opts.Seed, "seed", 1, "seed of the parity and verification inputs")
 	fl.BoolVar(&opts.FP16, "fp16", false, "convert float32 weights and computation to float16")
@@ -191,18 +199,22 @@ func (o *ConvertOptions) request() (export.Request, error) {
 	case o.Inline:
 		req.Save = onnx.SaveOptions{External: onnx.ExternalNever}
 	}
-	req.Verify = (o.Optimize || o.FP16) && !o.NoVerify
+	req.Verify = (o.Optimize || o.FP16 || (o.Opset != 0 && from == "onnx")) && !o.NoVerify
 	if o.toleranceSet && from == "onnx" {
 		if !req.Verify {
-			return req, cmdutil.FlagErrorf("--tolerance on an ONNX input gates the deviation of --optimize/--fp16; add one of them (and drop --no-verify)")
+			return req, cmdutil.FlagErrorf("--tolerance on an ONNX input gates the deviation of --opset/--optimize/--fp16; add one of them (and drop --no-verify)")
 		}
 		req.Tolerance = o.Tolerance
 	}
 	switch from {
 	case "onnx":
-		if len(o.Inputs)+len(o.DynAxes) > 0 || o.ModelClass != "" || o.Python != "" || o.Opset != 0 {
-			return req, cmdutil.FlagErrorf("--input, --dynamic-axis, --model-class, --python and --opset apply to --from pytorch/tensorflow exports")
+		if len(o.Inputs)+len(o.DynAxes) > 0 || o.ModelClass != "" || o.Python != "" {
+			return req, cmdutil.FlagErrorf("--input, --dynamic-axis, --model-class and --python apply to --from pytorch/tensorflow exports")
 		}
+		if o.Opset < 0 {
+			return req, cmdutil.FlagErrorf("--opset must be positive")
+		}
+		req.Opset = int64(o.Opset)
 	case "pytorch", "tensorflow":
 		if o.ModelClass != "" && from == "tensorflow" {
 			return req, cmdutil.FlagErrorf("--model-class applies to --from pytorch")

@@ -31,6 +31,12 @@ func printReport(io *cmdutil.IOStreams, format cmdutil.Format, r *export.Report)
 	}
 	add("symbolic dims fixed", r.DimsFixed)
 	add("metadata set", r.MetaSet)
+	if op := r.Opset; op != nil {
+		fmt.Fprintf(w, "opset %d -> %d\n", op.From, op.To)
+		for name, n := range op.Rewritten {
+			add(name+" rewritten for the new opset", n)
+		}
+	}
 	add("weights imported", r.WeightsImported)
 	add("weights exported", r.WeightsExported)
 	if o := r.Optimize; o != nil {
@@ -64,6 +70,9 @@ func printReport(io *cmdutil.IOStreams, format cmdutil.Format, r *export.Report)
 		if err := deviationTable(io, p.Outputs); err != nil {
 			return err
 		}
+	}
+	if r.VerifySkipped != "" {
+		fmt.Fprintf(w, "\nnote: %s\n", r.VerifySkipped)
 	}
 	if len(r.Deviation) > 0 {
 		fmt.Fprintln(w, "\noutput deviation from the input model (seeded random inputs):")
