@@ -48,6 +48,7 @@ type Report struct {
 	PredictionDrift *FeatureDrift `json:"prediction_drift,omitempty"`
 	Quality         *Quality      `json:"quality,omitempty"`
 	Gates           []GateResult  `json:"gates"`
+	Warnings        []string      `json:"warnings,omitempty"`
 
 	ref, cur *Frame // kept for plots; not serialised
 }
@@ -128,6 +129,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("prediction drift: %w", err)
 		}
 		r.PredictionDrift = &pd.Features[0]
+	} else if ref.Prediction != nil {
+		r.Warnings = append(r.Warnings, "no prediction drift: the current payload logs hold no outputs to take predictions from")
 	}
 	if o.Labels != "" {
 		labels, err := ReadLabelsFile(ctx, o.Labels)

@@ -230,6 +230,15 @@ func TestRunReferenceLabelsGivePredictionDrift(t *testing.T) {
 	if r.PredictionDrift == nil || !r.PredictionDrift.Drifted || r.PredictionDrift.Method != MethodZ {
 		t.Errorf("prediction drift against reference labels: %+v", r.PredictionDrift)
 	}
+	noOutputs := filepath.Join(s.dir, "noout.jsonl")
+	os.WriteFile(noOutputs, []byte(`{"ts":"2026-11-28T10:00:00Z","request_id":"a","model":"tab","inputs":[{"name":"x","datatype":"FP32","shape":[2,3],"data":[0,1,5,1,0,4]}]}`+"\n"), 0o644)
+	r, err = Run(context.Background(), Options{Reference: s.ref, ReferenceLabels: refLabels, Current: noOutputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PredictionDrift != nil || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "no outputs") {
+		t.Errorf("logs without outputs: prediction drift %v, warnings %q", r.PredictionDrift, r.Warnings)
+	}
 	if _, err := Run(context.Background(), Options{Reference: s.logs, ReferenceLabels: refLabels, Current: s.logs}); err == nil {
 		t.Error("--reference-labels with a logs reference: no error")
 	}

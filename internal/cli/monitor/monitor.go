@@ -86,7 +86,8 @@ drifted_columns, drift_share, drift_share_threshold, dataset_drift, features
 reference_mean, current_mean, reference_std, current_std, reference_rows,
 current_rows]), prediction_drift, quality (labelled_rows, unlabelled_rows,
 unmatched_labels, label_count_mismatches, window, overall, windows) and gates
-(gate, metric, actual, passed, reason). --output markdown prints a PR-comment body.
+(gate, metric, actual, passed, reason), and warnings when there are any.
+--output markdown prints a PR-comment body.
 
 ` + cmdutil.ExitCodesHelp + `
 Here exit code 3 means dataset or prediction drift (unless --fail-on-drift=false)
@@ -161,6 +162,9 @@ func monitorRun(opts *MonitorOptions) error {
 	}
 	if s := r.Current.Logs; s.Skipped > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "warning: skipped %d of %d payload-log lines; first: %s\n", s.Skipped, s.Lines, s.Examples[0])
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w)
 	}
 	if q := r.Quality; q != nil && q.CountMismatches > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "warning: %d requests not scored because their label count differs (%s)\n", q.CountMismatches, q.MismatchExample)
