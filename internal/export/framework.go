@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -136,6 +137,7 @@ func ExportFramework(ctx context.Context, rt *runtime.Runtime, req FrameworkRequ
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, req.Python, script, reqPath)
 	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second // bound the wait for pipes after a cancel kills Python
 	runErr := cmd.Run()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()

@@ -19,7 +19,7 @@ const debianPython = "/usr/bin/python3"
 
 func needTorch(t *testing.T) {
 	t.Helper()
-	if err := exec.Command(debianPython, "-c", "import torch").Run(); err != nil {
+	if err := exec.Command(debianPython, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)").Run(); err != nil {
 		t.Skipf("%s cannot import torch (scripts/setup-debian.sh installs python3-torch): %v", debianPython, err)
 	}
 }
