@@ -100,6 +100,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if parityRep != nil {
 		rep.Steps = append(rep.Steps, "export-"+req.Framework.Framework)
 	}
+	sourceModelExternal := externalCount(m)
 	if err := prepare(m, req, rep); err != nil {
 		return nil, err
 	}
@@ -139,7 +140,13 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 		}
 	}
 	if req.Output != "" {
-		if err := m.SaveContext(ctx, req.Output, req.Save); err != nil {
+		save := req.Save
+		if save.External == onnx.ExternalAuto && sourceModelExternal > 0 {
+			// Steps rewrite tensors in memory; a model that came with
+			// external data keeps it.
+			save.External = onnx.ExternalAlways
+		}
+		if err := m.SaveContext(ctx, req.Output, save); err != nil {
 			return nil, fmt.Errorf("save %s: %w", req.Output, err)
 		}
 		if saved, err := onnx.Load(req.Output); err == nil {
@@ -300,3 +307,13 @@ func (e *referenceError) Error() string {
 }
 
 func (e *referenceError) Unwrap() error { return e.err }
+
+func externalCount(m *onnx.Model) int {
+	n := 0
+	for _, t := range m.Proto.GetGraph().GetInitializer() {
+		if onnx.IsExternal(t) {
+			n++
+		}
+	}
+	return n
+}
