@@ -81,7 +81,13 @@ def load_torch_model(torch, req):
     except Exception:
         pass
     try:
-        obj = torch.load(path, map_location="cpu")
+        try:
+            # A whole pickled module needs full unpickling (torch >= 2.6
+            # defaults to weights_only=True); this runs code from the file,
+            # which is the user's own model.
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except TypeError:  # torch < 1.13 has no weights_only
+            obj = torch.load(path, map_location="cpu")
     except Exception as e:
         hint = " (a whole pickled module needs its class importable: run mlops from the project folder)" \
             if "attribute" in str(e).lower() or "module" in str(e).lower() else ""
