@@ -173,8 +173,9 @@ func fuseConvBatchNorm(m *onnx.Model, g *onnx.Graph) (int, error) {
 			continue
 		}
 		bn := soleConsumer(g, conv.Output[0])
-		if bn == nil || bn.GetOpType() != "BatchNormalization" || len(bn.Input) != 5 || len(bn.Output) != 1 || bn.Input[0] != conv.Output[0] {
-			continue
+		if bn == nil || bn.GetOpType() != "BatchNormalization" || len(bn.Input) != 5 || len(bn.Output) != 1 || bn.Input[0] != conv.Output[0] ||
+			onnx.AttrInt(bn, "spatial", 1) == 0 || onnx.AttrInt(bn, "training_mode", 0) != 0 {
+			continue // spatial=0 (opset < 9) normalises per activation, not per channel
 		}
 		w, wt, bias, ok := convParams(m, g, conv)
 		if !ok {
@@ -319,6 +320,9 @@ func fuseGemm(m *onnx.Model, g *onnx.Graph) (int, error) {
 		bt := g.Initializer(mm.Input[1])
 		if bt == nil || len(bt.Dims) != 2 || !isRank2(g, mm.Input[0]) {
 			continue
+		}
+		if dt := onnx.TypeOf(bt); dt != onnx.Float && dt != onnx.Double && dt != onnx.Float16 {
+			continue // ONNX Runtime's Gemm is float-only
 		}
 		add := soleConsumer(g, mm.Output[0])
 		if add == nil || add.GetOpType() != "Add" || !isDefaultDomain(add) || len(add.Input) != 2 {
