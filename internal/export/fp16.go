@@ -44,6 +44,9 @@ type FP16Report struct {
 	InitializersChanged int `json:"initializers_converted"`
 	CastsInserted       int `json:"casts_inserted"`
 	ValuesClamped       int `json:"values_clamped"`
+	// TypesFromRules is set when the model could not run on synthetic
+	// inputs and element types came from declarations and op rules.
+	TypesFromRules bool `json:"types_from_rules,omitempty"`
 }
 
 const fp16Max = 65504
@@ -69,7 +72,13 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, o FP16Op
 	}
 	types, err := valueTypes(ctx, rt, m)
 	if err != nil {
-		return rep, err
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		// The model does not run on synthetic inputs: fall back to
+		// declared types and per-op rules, and prove the result loads.
+		types = staticTypes(g)
+		rep.TypesFromRules = true
 	}
 	blockOps := o.BlockOps
 	if blockOps == nil {
@@ -203,6 +212,13 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, o FP16Op
 			setElemType(vi, onnx.Float16)
 		}
 	}
+	if err := loads(ctx, rt, m); err != nil {
+		how := ""
+		if rep.TypesFromRules {
+			how = "the model does not run on synthetic inputs, so element types came from rules, and "
+		}
+		return rep, fmt.Errorf("%sthe float16 model does not load in ONNX Runtime (keep the failing node in float32 with --block-nodes or --block-ops): %w", how, err)
+	}
 	return rep, nil
 }
 
@@ -278,4 +294,22 @@ func clampAll(v []float32) []float32 {
 		out[i] = float32(math.Max(-fp16Max, math.Min(fp16Max, float64(x))))
 	}
 	return out
+}
+
+// loads checks that ONNX Runtime accepts the model.
+func loads(ctx context.Context, rt *runtime.Runtime, m *onnx.Model) error {
+	c := m.Clone()
+	defer c.Close()
+	if err := c.InlineExternalData(); err != nil {
+		return err
+	}
+	b, err := c.Encode()
+	if err != nil {
+		return err
+	}
+	s, err := rt.NewSessionContext(ctx, b, runtime.SessionOptions{})
+	if err != nil {
+		return err
+	}
+	return s.Close()
 }
