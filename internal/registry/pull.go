@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // PullOptions tune Pull.
@@ -23,7 +24,7 @@ func (r *Registry) Pull(ctx context.Context, ref Ref, dest string, opts PullOpti
 		return nil, "", err
 	}
 	modelPath := dest
-	if st, err := os.Stat(dest); err == nil && st.IsDir() {
+	if st, err := os.Stat(dest); (err == nil && st.IsDir()) || strings.HasSuffix(dest, string(filepath.Separator)) || strings.HasSuffix(dest, "/") {
 		modelPath = filepath.Join(dest, filepath.FromSlash(m.ModelFile()))
 	}
 	dir := filepath.Dir(modelPath)

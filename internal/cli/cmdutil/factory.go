@@ -1,9 +1,11 @@
 package cmdutil
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
+	"github.com/mlops-dev/mlops/internal/registry"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
@@ -23,6 +25,10 @@ type Factory struct {
 	// config ort_lib > next to the binary > .deps/onnxruntime/lib > system
 	// locations (see RuntimeLoader). Commands that run models call it.
 	Runtime func() (*runtime.Runtime, error)
+
+	// Registry opens the model registry of this run (registry key / MLOPS_REGISTRY, else the
+	// default file:// registry; see RegistryLoader). The caller closes it.
+	Registry func(ctx context.Context) (*registry.Registry, error)
 
 	// ExecutableName is what the user typed to run us ("mlops").
 	ExecutableName string

@@ -26,6 +26,7 @@ func Main() int {
 func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
 	f := &cmdutil.Factory{IO: io, ExecutableName: "mlops"}
 	f.Runtime = cmdutil.RuntimeLoader(f)
+	f.Registry = cmdutil.RegistryLoader(f)
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)

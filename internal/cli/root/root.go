@@ -12,9 +12,15 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/doctor"
 	"github.com/mlops-dev/mlops/internal/cli/eval"
 	"github.com/mlops-dev/mlops/internal/cli/inspect"
+	"github.com/mlops-dev/mlops/internal/cli/ls"
 	"github.com/mlops-dev/mlops/internal/cli/monitor"
+	"github.com/mlops-dev/mlops/internal/cli/promote"
 	"github.com/mlops-dev/mlops/internal/cli/prune"
+	"github.com/mlops-dev/mlops/internal/cli/pull"
+	"github.com/mlops-dev/mlops/internal/cli/push"
 	"github.com/mlops-dev/mlops/internal/cli/quantize"
+	"github.com/mlops-dev/mlops/internal/cli/rm"
+	"github.com/mlops-dev/mlops/internal/cli/rollback"
 	"github.com/mlops-dev/mlops/internal/cli/serve"
 	"github.com/mlops-dev/mlops/internal/cli/version"
 )
@@ -32,6 +38,12 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(serve.NewCmdServe(f, nil))
 	root.AddCommand(monitor.NewCmdMonitor(f, nil))
 	root.AddCommand(eval.NewCmdEval(f, nil))
+	root.AddCommand(push.NewCmdPush(f, nil))
+	root.AddCommand(pull.NewCmdPull(f, nil))
+	root.AddCommand(ls.NewCmdLs(f, nil))
+	root.AddCommand(promote.NewCmdPromote(f, nil))
+	root.AddCommand(rollback.NewCmdRollback(f, nil))
+	root.AddCommand(rm.NewCmdRm(f, nil))
 }
 
 // GlobalOptions are the values of the flags every command accepts.

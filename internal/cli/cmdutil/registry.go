@@ -1,0 +1,134 @@
+package cmdutil
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/mlops-dev/mlops/internal/registry"
+)
+
+// KeyRegistry is the registry URL setting: --registry on the registry commands, MLOPS_REGISTRY,
+// or `registry:` in the config file. Without it, the default file:// registry is used.
+const KeyRegistry = "registry"
+
+// RegistryConfigKey declares the registry URL key.
+func RegistryConfigKey() ConfigKey {
+	return ConfigKey{Name: KeyRegistry, Default: "",
+		Help: "URL of the model registry (s3://, gs://, azblob://, file://, mem://); default file://$XDG_DATA_HOME/mlops/registry"}
+}
+
+// RegistryURL returns the registry URL of this run and where it came from: explicit (a
+// --registry flag value), else the registry key (MLOPS_REGISTRY, config file), else the default
+// file:// registry under the user's data directory.
+func RegistryURL(cfg *Config, explicit string, getenv func(string) string) (url, source string, err error) {
+	if explicit != "" {
+		return explicit, "--registry flag", nil
+	}
+	if cfg != nil {
+		if u := cfg.GetString(KeyRegistry); u != "" {
+			src := "registry key"
+			switch cfg.Source(KeyRegistry) {
+			case "env":
+				src = "MLOPS_REGISTRY"
+			case "file":
+				src = "registry in " + cfg.File()
+			}
+			return u, src, nil
+		}
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	u, err := registry.DefaultURL(getenv("XDG_DATA_HOME"), getenv("HOME"))
+	return u, "default", err
+}
+
+// OpenRegistry opens the registry of this run (see RegistryURL).
+func OpenRegistry(ctx context.Context, cfg *Config, explicit string, opts registry.Options) (*registry.Registry, error) {
+	u, _, err := RegistryURL(cfg, explicit, nil)
+	if err != nil {
+		return nil, err
+	}
+	return registry.Open(ctx, u, opts)
+}
+
+// RegistryLoader returns the Factory.Registry function: it opens the configured registry with
+// default transfer options. Each call opens a new handle; the caller closes it.
+func RegistryLoader(f *Factory) func(context.Context) (*registry.Registry, error) {
+	return func(ctx context.Context) (*registry.Registry, error) {
+		var cfg *Config
+		if f.Config != nil {
+			c, err := f.Config()
+			if err != nil {
+				return nil, err
+			}
+			cfg = c
+		}
+		return OpenRegistry(ctx, cfg, "", registry.Options{})
+	}
+}
+
+// RegistryFlagUsage is the help text of the --registry flag of the registry commands.
+const RegistryFlagUsage = "registry URL: s3://bucket/prefix?region=..&endpoint=..&use_path_style=true, gs://bucket/prefix, azblob://container/prefix, file:///path, mem:// (also: MLOPS_REGISTRY, config key registry)"
+
+// RegistryHelp is appended to the Long help of the registry commands.
+const RegistryHelp = `The registry is a blob-store URL given by --registry, MLOPS_REGISTRY or the
+config key "registry"; without one, a file:// registry under
+$XDG_DATA_HOME/mlops/registry (~/.local/share/mlops/registry) is used.
+Credentials come from each cloud's usual chain (AWS_* variables and
+~/.aws, GOOGLE_APPLICATION_CREDENTIALS / STORAGE_EMULATOR_HOST,
+AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY or a connection string) and are
+never printed.`
+
+// TransferProgress adapts registry progress events to progress bars with bytes/s on a
+// terminal (one bar per file and phase); it prints nothing when stderr is not a terminal.
+type TransferProgress struct {
+	io       *IOStreams
+	bar      Progress
+	key      string
+	lastDone int64
+}
+
+// NewTransferProgress starts reporting to s.
+func NewTransferProgress(s *IOStreams) *TransferProgress { return &TransferProgress{io: s} }
+
+// Report is a registry.ProgressFunc.
+func (t *TransferProgress) Report(p registry.Progress) {
+	key := p.Op + " " + p.File
+	if key != t.key {
+		t.Finish()
+		t.key, t.lastDone = key, 0
+		if p.Op == "skip" {
+			t.io.Statusf("%s: already in the registry, not uploaded", p.File)
+			return
+		}
+		t.bar = NewProgress(t.io, p.Total, key, true)
+	}
+	if t.bar != nil && p.Done > t.lastDone {
+		t.bar.Add(p.Done - t.lastDone)
+		t.lastDone = p.Done
+	}
+}
+
+// Finish closes the current bar.
+func (t *TransferProgress) Finish() {
+	if t.bar != nil {
+		t.bar.Finish()
+		t.bar = nil
+	}
+}
+
+// HumanBytes formats a byte count with binary units: 512 B, 1.5 KiB, 3.2 GiB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,117 @@
+// Package pull implements `mlops pull REF`: download a model version from the registry,
+// verifying every file's sha256 before it is put in place.
+package pull
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/registry"
+)
+
+// PullOptions are the inputs of `mlops pull`.
+type PullOptions struct {
+	IO     *cmdutil.IOStreams
+	Config func() (*cmdutil.Config, error)
+	Format func() (cmdutil.Format, error)
+	Ctx    context.Context
+
+	Registry    string
+	Ref         string
+	Output      string
+	PartSizeMiB int
+	Concurrency int
+}
+
+// PullResult is the JSON output of `mlops pull`.
+type PullResult struct {
+	Name    string          `json:"name"`
+	Version int             `json:"version"`
+	Path    string          `json:"path"`
+	Size    int64           `json:"size"`
+	Files   []registry.File `json:"files"`
+}
+
+// NewCmdPull builds `mlops pull`.
+func NewCmdPull(f *cmdutil.Factory, runF func(*PullOptions) error) *cobra.Command {
+	opts := &PullOptions{IO: f.IO, Format: f.OutputFormat}
+	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	f.DeclareConfig(cmdutil.RegistryConfigKey())
+	cmd := &cobra.Command{
+		Use:   "pull NAME[@VERSION|@ALIAS] [-o PATH]",
+		Short: "Download a model version from the registry",
+		Long: `Download a model version: NAME (the latest version), NAME@VERSION or NAME@ALIAS.
+
+-o PATH is the model file to write, or an existing folder to write it into under
+its stored name (default: the current folder). External data files are written
+next to the model. Every file is downloaded to a temporary file beside its
+destination and its sha256 and size are checked against the manifest before
+anything is renamed into place: on a mismatch or an interruption nothing is
+left at PATH.
+
+` + cmdutil.RegistryHelp + `
+
+--output json prints: name, version, path, size, files (path, sha256, size, role).
+
+` + cmdutil.ExitCodesHelp,
+		Example: `  mlops pull fmnist@production -o model.onnx
+  mlops pull fmnist@3 -o models/
+  mlops pull fmnist --output json`,
+		Args: cmdutil.ExactArgs(1, "the model reference NAME[@VERSION|@ALIAS]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ref = args[0]
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return pullRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
+	fl.StringVarP(&opts.Output, "out", "o", ".", "model file to write, or an existing folder")
+	fl.IntVar(&opts.PartSizeMiB, "part-size", registry.DefaultPartSize>>20, "download range size in MiB")
+	fl.IntVar(&opts.Concurrency, "concurrency", registry.DefaultConcurrency, "ranges downloaded in parallel")
+	return cmd
+}
+
+func pullRun(opts *PullOptions) error {
+	format, err := opts.Format()
+	if err != nil {
+		return err
+	}
+	ref, err := registry.ParseRef(opts.Ref)
+	if err != nil {
+		return cmdutil.FlagErrorf("%v", err)
+	}
+	if opts.PartSizeMiB < 1 || opts.PartSizeMiB > 1024 || opts.Concurrency < 1 || opts.Concurrency > 64 {
+		return cmdutil.FlagErrorf("--part-size must be 1-1024 MiB and --concurrency 1-64")
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	progress := cmdutil.NewTransferProgress(opts.IO)
+	m, path, err := reg.Pull(ctx, ref, opts.Output, registry.PullOptions{Progress: progress.Report})
+	progress.Finish()
+	if err != nil {
+		return err
+	}
+	if format == cmdutil.FormatJSON {
+		return cmdutil.PrintJSON(opts.IO, PullResult{Name: m.Name, Version: m.Version, Path: path, Size: m.Size, Files: m.Files})
+	}
+	fmt.Fprintf(opts.IO.Out, "pulled %s to %s (%d file(s), %s, sha256 verified)\n", m.Ref(), path, len(m.Files), cmdutil.HumanBytes(m.Size))
+	return nil
+}

@@ -1,0 +1,91 @@
+// Package rm implements `mlops rm NAME@VERSION`: delete a model version that no alias uses.
+package rm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/registry"
+)
+
+// RmOptions are the inputs of `mlops rm`.
+type RmOptions struct {
+	IO     *cmdutil.IOStreams
+	Config func() (*cmdutil.Config, error)
+	Format func() (cmdutil.Format, error)
+	Ctx    context.Context
+
+	Registry string
+	Ref      string
+}
+
+// NewCmdRm builds `mlops rm`.
+func NewCmdRm(f *cmdutil.Factory, runF func(*RmOptions) error) *cobra.Command {
+	opts := &RmOptions{IO: f.IO, Format: f.OutputFormat}
+	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	f.DeclareConfig(cmdutil.RegistryConfigKey())
+	cmd := &cobra.Command{
+		Use:   "rm NAME@VERSION",
+		Short: "Delete a model version",
+		Long: `Delete one version of a model. It is refused while an alias points to the
+version: promote another version to that alias first. Files no other version
+uses are deleted; the version number is never reused.
+
+` + cmdutil.RegistryHelp + `
+
+--output json prints: name, version, deleted_blobs, freed_bytes.
+
+` + cmdutil.ExitCodesHelp,
+		Example: `  mlops rm fmnist@2`,
+		Args:    cmdutil.ExactArgs(1, "NAME@VERSION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ref = args[0]
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return rmRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
+	return cmd
+}
+
+func rmRun(opts *RmOptions) error {
+	format, err := opts.Format()
+	if err != nil {
+		return err
+	}
+	ref, err := registry.ParseRef(opts.Ref)
+	if err != nil {
+		return cmdutil.FlagErrorf("%v", err)
+	}
+	if ref.Version == 0 {
+		return cmdutil.FlagErrorf("rm needs an explicit version, NAME@VERSION (not %q)", opts.Ref)
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{})
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	res, err := reg.Remove(ctx, ref.Name, ref.Version)
+	if err != nil {
+		return err
+	}
+	if format == cmdutil.FormatJSON {
+		return cmdutil.PrintJSON(opts.IO, res)
+	}
+	fmt.Fprintf(opts.IO.Out, "removed %s (%d file(s) deleted, %s freed)\n", ref, res.DeletedBlobs, cmdutil.HumanBytes(res.FreedBytes))
+	return nil
+}

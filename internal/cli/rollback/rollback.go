@@ -1,0 +1,97 @@
+// Package rollback implements `mlops rollback NAME --alias A`: move an alias back to the
+// version it pointed to before its last promotion.
+package rollback
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/registry"
+)
+
+// RollbackOptions are the inputs of `mlops rollback`.
+type RollbackOptions struct {
+	IO     *cmdutil.IOStreams
+	Config func() (*cmdutil.Config, error)
+	Format func() (cmdutil.Format, error)
+	Ctx    context.Context
+
+	Registry string
+	Name     string
+	Alias    string
+}
+
+// NewCmdRollback builds `mlops rollback`.
+func NewCmdRollback(f *cmdutil.Factory, runF func(*RollbackOptions) error) *cobra.Command {
+	opts := &RollbackOptions{IO: f.IO, Format: f.OutputFormat}
+	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	f.DeclareConfig(cmdutil.RegistryConfigKey())
+	cmd := &cobra.Command{
+		Use:   "rollback NAME --alias ALIAS",
+		Short: "Move an alias back to the version it pointed to before",
+		Long: `Undo the last promotion of ALIAS: it points again to the version it pointed to
+before. Rolling back again goes one more promotion back; it fails when the alias
+has no earlier version. The rollback is recorded in the alias history.
+
+` + cmdutil.RegistryHelp + `
+
+--output json prints the alias as 'mlops promote --output json' does.
+
+` + cmdutil.ExitCodesHelp,
+		Example: `  mlops rollback fmnist --alias production`,
+		Args:    cmdutil.ExactArgs(1, "the model NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return rollbackRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
+	cmd.Flags().StringVar(&opts.Alias, "alias", "", "alias to move back (required)")
+	return cmd
+}
+
+func rollbackRun(opts *RollbackOptions) error {
+	format, err := opts.Format()
+	if err != nil {
+		return err
+	}
+	if err := registry.ValidateName(opts.Name); err != nil {
+		return cmdutil.FlagErrorf("%v", err)
+	}
+	if opts.Alias == "" {
+		return cmdutil.FlagErrorf("--alias is required, e.g. --alias production")
+	}
+	if err := registry.ValidateAlias(opts.Alias); err != nil {
+		return cmdutil.FlagErrorf("--alias: %v", err)
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{})
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	st, err := reg.Rollback(ctx, opts.Name, opts.Alias)
+	if err != nil {
+		return err
+	}
+	if format == cmdutil.FormatJSON {
+		return cmdutil.PrintJSON(opts.IO, st)
+	}
+	last := st.History[len(st.History)-1]
+	fmt.Fprintf(opts.IO.Out, "%s@%s -> %d (was %d)\n", st.Name, st.Alias, st.Version, last.Previous)
+	return nil
+}
