@@ -176,8 +176,8 @@ func TestServedOutputsMatchInProcessORT(t *testing.T) {
 	wg.Wait()
 }
 
-// TestLoadWithReloads: concurrency 64 for 3 s on the real MLP while a new
-// version is loaded every 300 ms; no request may fail and old sessions are closed.
+// TestLoadWithReloads: concurrency 64 for at least 3 s on the real MLP while
+// at least 5 new versions are loaded; no request may fail.
 func TestLoadWithReloads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
@@ -186,8 +186,9 @@ func TestLoadWithReloads(t *testing.T) {
 	x := images(rand.New(rand.NewPCG(3, 4)), 1)
 	body, hl, _ := oip.EncodeRequest(&oip.InferRequest{Inputs: []*oip.Tensor{oip.NewFP32("input", []int64{1, 1, 28, 28}, x)}}, true)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	start := time.Now()
 	var ok, failed atomic.Int64
 	var wg sync.WaitGroup
 	for range 64 {
@@ -206,8 +207,9 @@ func TestLoadWithReloads(t *testing.T) {
 			}
 		}()
 	}
+	// a fixed number of reloads, however slow the machine, and at least 3 s of load
 	reloads := 0
-	for n := 2; ctx.Err() == nil; n++ {
+	for n := 2; n <= 6 || time.Since(start) < 3*time.Second; n++ {
 		time.Sleep(300 * time.Millisecond)
 		newVersionOf(t, mlpPath, f.model, n)
 		if changed, err := f.eng.Load(context.Background(), "fmnist"); err != nil || !changed {
@@ -215,9 +217,11 @@ func TestLoadWithReloads(t *testing.T) {
 		}
 		reloads++
 	}
+	cancel()
 	wg.Wait()
-	t.Logf("%d requests in 3 s at concurrency 64 (%.0f/s), %d reloads, %d failed", ok.Load(), float64(ok.Load())/3, reloads, failed.Load())
-	if failed.Load() != 0 || ok.Load() == 0 || reloads < 3 {
+	secs := time.Since(start).Seconds()
+	t.Logf("%d requests in %.1f s at concurrency 64 (%.0f/s), %d reloads, %d failed", ok.Load(), secs, float64(ok.Load())/secs, reloads, failed.Load())
+	if failed.Load() != 0 || ok.Load() == 0 || reloads < 5 {
 		t.Fatalf("%d ok, %d failed, %d reloads", ok.Load(), failed.Load(), reloads)
 	}
 }
