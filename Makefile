@@ -47,7 +47,7 @@ setup:
 
 ## build: bin/mlops with version metadata (cgo on)
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mlops
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mlops
 	@echo "built $(BIN) ($(VERSION))"
 
 ## test: everything CI checks; prints go test's per-package summary
