@@ -353,7 +353,9 @@ func (s *Server) finish(r *http.Request, name string, req *oip.InferRequest, res
 		if id == "" {
 			id = fmt.Sprintf("mlops-%d-%d", time.Now().UnixNano(), s.nextID.Add(1))
 		}
-		rec := PayloadRecord{Time: time.Now(), RequestID: id, Model: name, Version: version, Inputs: req.Inputs, Status: status, Duration: total}
+		// ts is when the request arrived (docs/payload-log.md); version may be
+		// empty when no version was chosen (unknown model, validation error).
+		rec := PayloadRecord{Time: time.Now().Add(-total), RequestID: id, Model: name, Version: info.Version, Inputs: req.Inputs, Status: status, Duration: total}
 		if resp != nil {
 			rec.Outputs = resp.Outputs
 		}
