@@ -38,7 +38,7 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
-func needEmulator(t *testing.T, tool string) {
+func needEmulator(t testing.TB, tool string) {
 	t.Helper()
 	if os.Getenv("MLOPS_SKIP_EMULATORS") == "1" {
 		t.Skip("MLOPS_SKIP_EMULATORS=1")
@@ -49,7 +49,7 @@ func needEmulator(t *testing.T, tool string) {
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func freePort(t *testing.T) int {
 }
 
 // startServer runs an emulator until the test ends and waits for its port.
-func startServer(t *testing.T, port int, env []string, name string, args ...string) *exec.Cmd {
+func startServer(t testing.TB, port int, env []string, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -85,7 +85,7 @@ func startServer(t *testing.T, port int, env []string, name string, args ...stri
 	return nil
 }
 
-func startMinIO(t *testing.T) (url string, cmd *exec.Cmd, restart func() *exec.Cmd) {
+func startMinIO(t testing.TB) (url string, cmd *exec.Cmd, restart func() *exec.Cmd) {
 	needEmulator(t, "minio")
 	port, cport := freePort(t), freePort(t)
 	dir := t.TempDir()
@@ -116,7 +116,7 @@ func startMinIO(t *testing.T) (url string, cmd *exec.Cmd, restart func() *exec.C
 }
 
 // waitS3Ready waits until MinIO answers its liveness probe (it listens before it is ready).
-func waitS3Ready(t *testing.T, port int) {
+func waitS3Ready(t testing.TB, port int) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		out, err := exec.Command("curl", "-sf", "-o", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d/minio/health/ready", port)).CombinedOutput()
