@@ -186,15 +186,21 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor, outputName
 		}
 	}()
 	dims := knownDims(s.inputs, inputs)
+	// Values are stored only on success: a failed constructor may return a
+	// typed nil inside the interface, which the deferred Destroy must not see.
 	for i, info := range s.inputs {
-		if in[i], err = toValue(inputs[info.Name]); err != nil {
+		v, err := toValue(inputs[info.Name])
+		if err != nil {
 			return nil, fmt.Errorf("run: input %q: %w", info.Name, err)
 		}
+		in[i] = v
 	}
 	for i, info := range s.outputs {
-		if out[i], readers[i], err = preallocate(info, dims); err != nil {
+		v, read, err := preallocate(info, dims)
+		if err != nil {
 			return nil, fmt.Errorf("run: output %q: %w", info.Name, err)
 		}
+		out[i], readers[i] = v, read
 	}
 
 	if err := s.runWithCancel(ctx, in, out); err != nil {

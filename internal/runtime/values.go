@@ -48,7 +48,11 @@ func toValue(t *Tensor) (ort.Value, error) {
 	if len(data) == 0 {
 		data = make([]byte, 1) // ORT needs a non-nil buffer even for zero elements
 	}
-	return ort.NewCustomDataTensor(shape, data, ort.TensorElementDataType(t.DataType))
+	v, err := ort.NewCustomDataTensor(shape, data, ort.TensorElementDataType(t.DataType))
+	if err != nil {
+		return nil, err // not v: a nil *CustomDataTensor in an ort.Value is not a nil interface
+	}
+	return v, nil
 }
 
 // aligned returns b, or a copy of it when its start is not a multiple of
@@ -97,7 +101,11 @@ func scalar[T ort.TensorData](data []byte) (ort.Value, error) {
 		return nil, fmt.Errorf("a scalar needs %d bytes, got %d", size, len(data))
 	}
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&v)), size), data)
-	return ort.NewScalar(v)
+	sv, err := ort.NewScalar(v)
+	if err != nil {
+		return nil, err // never a nil *Scalar inside the interface
+	}
+	return sv, nil
 }
 
 // preallocate makes the output value for outputs onnxruntime_go cannot
