@@ -152,6 +152,7 @@ func OpenBucket(b *blob.Bucket, displayURL string, opts Options) *Registry {
 }
 
 func openBucket(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
+	q := u.Query()
 	prefix := strings.Trim(u.Path, "/")
 	switch u.Scheme {
 	case "file":
@@ -175,6 +176,13 @@ func openBucket(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	// The SDK openers take the bucket from the host; the path becomes our key prefix.
 	bu := *u
 	bu.Path = ""
+	if u.Scheme == "s3" && !q.Has("response_checksum_validation") {
+		// We verify sha256 of every file ourselves; the SDK's default would log a warning for
+		// each ranged GET, which carries no whole-object checksum.
+		q := u.Query()
+		q.Set("response_checksum_validation", "when_required")
+		bu.RawQuery = q.Encode()
+	}
 	// The cloud openers resolve credentials through each SDK's usual chain (environment,
 	// config files, instance metadata); we never see or log them.
 	b, err := blob.OpenBucket(ctx, bu.String())
