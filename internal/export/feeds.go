@@ -84,20 +84,12 @@ func randomFeeds(g *onnxpb.GraphProto, seed uint64, intFill int64) (map[string]*
 }
 
 // runModel runs model bytes on feeds and returns every graph output.
-func runModel(ctx context.Context, rt *runtime.Runtime, model []byte, feeds map[string]*runtime.Tensor) (out map[string]*runtime.Tensor, err error) {
+func runModel(ctx context.Context, rt *runtime.Runtime, model []byte, feeds map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
 	s, err := rt.NewSessionContext(ctx, model, runtime.SessionOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	// runtime.Session.Run (v1.36 onnxruntime_go underneath) can panic while
-	// cleaning up after a failed tensor conversion; report it as an error
-	// rather than crash the conversion.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("ONNX Runtime failed on this model's inputs or outputs (%v)", r)
-		}
-	}()
 	return s.Run(ctx, feeds, nil)
 }
 
