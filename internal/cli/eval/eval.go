@@ -27,6 +27,7 @@ type EvalOptions struct {
 	Ctx     context.Context
 
 	Model, Baseline           string
+	Registry                  string // --registry URL for MODEL/BASELINE references
 	Data, Labels, LabelColumn string
 	Columns                   []string
 	InputFields               map[string]string
@@ -54,7 +55,8 @@ type EvalOptions struct {
 
 // NewCmdEval builds `mlops eval`.
 func NewCmdEval(f *cmdutil.Factory, runF func(*EvalOptions) error) *cobra.Command {
-	opts := &EvalOptions{IO: f.IO, Format: f.OutputFormat, Runtime: f.Runtime, Resolve: modelResolver(f)}
+	opts := &EvalOptions{IO: f.IO, Format: f.OutputFormat, Runtime: f.Runtime}
+	opts.Resolve = modelResolver(f, &opts.Registry)
 	cmd := &cobra.Command{
 		Use:   "eval <model.onnx> --data FILE [--labels FILE]",
 		Short: "Measure a model on labelled data, compare it with a baseline, gate a release",
@@ -155,6 +157,7 @@ once and reused.
 	fl.IntVar(&opts.LatencyRuns, "latency-runs", 50, "timed runs per latency batch size")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fl.StringVar(&opts.Baseline, "compare", "", "baseline model to compare with on the same data")
+	fl.StringVar(&opts.Registry, "registry", "", "registry for MODEL/BASELINE references (also: MLOPS_REGISTRY, config key registry; default: the local file registry)")
 	fl.StringArrayVar(&opts.Gates, "gate", nil, "quality gate 'METRIC OP VALUE', e.g. 'accuracy>=0.85' (repeatable)")
 	fl.StringVar(&opts.PlotsDir, "plots", "", "write PNG and SVG plots into this directory")
 	fl.StringVar(&opts.ReportFile, "report", "", "write a self-contained HTML report to this file")

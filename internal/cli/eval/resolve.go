@@ -10,25 +10,27 @@ import (
 	"github.com/mlops-dev/mlops/internal/registry"
 )
 
-// keyRegistry is the registry URL setting (declared by `mlops doctor`;
-// MLOPS_REGISTRY in the environment).
-const keyRegistry = "registry"
-
 // modelResolver turns MODEL/BASELINE arguments into local files: an
 // existing path as is, otherwise a registry reference pulled into the user
 // cache (reused on later runs).
-func modelResolver(f *cmdutil.Factory) func(context.Context, string) (string, error) {
+// The registry is --registry, else MLOPS_REGISTRY / the config key, else the
+// default file:// registry under the user's data directory.
+func modelResolver(f *cmdutil.Factory, explicit *string) func(context.Context, string) (string, error) {
 	return func(ctx context.Context, arg string) (string, error) {
 		if _, err := os.Stat(arg); err == nil {
 			return arg, nil
 		}
-		url := ""
+		var cfg *cmdutil.Config
 		if f.Config != nil {
-			cfg, err := f.Config()
+			c, err := f.Config()
 			if err != nil {
 				return "", err
 			}
-			url = cfg.GetString(keyRegistry)
+			cfg = c
+		}
+		url, _, err := cmdutil.RegistryURL(cfg, *explicit, nil)
+		if err != nil {
+			return "", err
 		}
 		cache, err := os.UserCacheDir()
 		if err != nil {
@@ -52,7 +54,7 @@ func resolveModel(ctx context.Context, arg, url, cacheDir string) (string, error
 	defer reg.Close()
 	local, _, err := registry.ResolveModel(ctx, reg, arg, cacheDir)
 	if err != nil {
-		return "", fmt.Errorf("resolve %s: %w", arg, err)
+		return "", fmt.Errorf("%s is neither a file nor a model in the registry %s: %w", arg, url, err)
 	}
 	return local, nil
 }

@@ -40,6 +40,7 @@ type ServeOptions struct {
 	Loader engine.Loader
 
 	Models          []string
+	Registry        string // --registry URL for model references
 	Addr            string
 	AddrFile        string
 	Instances       int
@@ -76,7 +77,8 @@ Protocol (KServe v2 REST), the protocol Triton, KServe and MLServer speak.
 
 A MODEL is a file path (served under the file's base name), NAME=PATH, or a
 registry reference NAME, NAME@VERSION or NAME@ALIAS (pulled from the registry
-configured with the registry key / MLOPS_REGISTRY into the user cache).
+given by --registry, MLOPS_REGISTRY or the registry config key — by default the
+local file registry that push uses — into the user cache).
 
 Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/{m}[/versions/{v}],
 .../ready, POST .../infer (JSON, and the binary tensor extension with
@@ -124,6 +126,7 @@ the address cannot be bound, 2 on bad flags.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&opts.Registry, "registry", "", "registry for NAME[@VERSION|@ALIAS] models (also: MLOPS_REGISTRY, config key registry; default: the local file registry)")
 	fl.StringVar(&opts.Addr, "addr", "127.0.0.1:8080", "HOST:PORT to listen on (0.0.0.0:8080 to expose; port 0 picks a free one)")
 	fl.StringVar(&opts.AddrFile, "addr-file", "", "write the bound address to this file once serving (for scripts with port 0)")
 	fl.IntVar(&opts.Instances, "instances", 0, "batches run at once per model (default: from the CPU count)")
@@ -316,9 +319,9 @@ func (o *ServeOptions) ortLoader(ctx context.Context, specs []engine.Spec) (engi
 		if err != nil {
 			return nil, nil, err
 		}
-		u := cfg.GetString(KeyRegistry)
-		if u == "" {
-			return nil, nil, fmt.Errorf("a model is not a file, so it must come from a registry, but none is configured: set registry in the config file or MLOPS_REGISTRY (e.g. file:///srv/models)")
+		u, _, err := cmdutil.RegistryURL(cfg, o.Registry, nil)
+		if err != nil {
+			return nil, nil, err
 		}
 		reg, err := registry.Open(ctx, u, registry.Options{})
 		if err != nil {
