@@ -75,12 +75,9 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## demo: the main job on the bundled model, step by step
-demo: build
-	@test -f $(DEMO_MODEL) || { echo "demo: $(DEMO_MODEL) is missing (generate it: /usr/bin/python3 testdata/fmnist/generate.py)"; exit 1; }
-	@echo "==> inspect $(DEMO_MODEL)"
-	$(BIN) inspect $(DEMO_MODEL)
-	$(BIN) inspect --check $(DEMO_MODEL) --output json > /dev/null && echo "checker: ok"
+## demo: the main job on the bundled model: inspect → convert → quantize → eval → push → serve
+demo: setup build
+	scripts/demo.sh
 
 ## generate: regenerate committed generated code (needs protoc, protoc-gen-go)
 generate:

@@ -13,7 +13,7 @@ pkgs=(
   dataset-fashion-mnist
   python3-numpy python3-torch python3-onnx python3-sklearn python3-optuna python3-boto3
   prometheus
-  wrk hyperfine
+  wrk hyperfine curl
 )
 # npm fetches ONNX Runtime (setup-ort.sh). A Node.js from elsewhere (e.g.
 # NodeSource, which bundles npm and conflicts with Debian's npm package) is fine.
