@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -180,7 +181,7 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor, outputName
 	readers := make([]func() (*Tensor, error), len(s.outputs))
 	defer func() {
 		for _, v := range append(in, out...) {
-			if v != nil {
+			if !isNilValue(v) {
 				v.Destroy()
 			}
 		}
@@ -348,4 +349,16 @@ func knownDims(infos []TensorInfo, inputs map[string]*Tensor) map[string]int64 {
 		}
 	}
 	return dims
+}
+
+// isNilValue reports whether v holds no value: a nil interface, or a nil
+// pointer inside it, which onnxruntime_go can leave in an output slot when
+// it cannot represent an output (for example a half-precision output of
+// unknown shape). Calling Destroy on it would panic.
+func isNilValue(v ort.Value) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

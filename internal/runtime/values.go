@@ -196,6 +196,9 @@ func fromValue(v ort.Value, read func() (*Tensor, error)) (*Tensor, error) {
 	if read != nil {
 		return read()
 	}
+	if isNilValue(v) {
+		return nil, errors.New("ONNX Runtime returned no value that onnxruntime_go can read (declare the output's type and shape in the model)")
+	}
 	switch t := v.(type) {
 	case *ort.Tensor[float32]:
 		return typedOut(onnx.Float, t), nil
