@@ -60,6 +60,8 @@ test: setup build
 	echo "== go test summary: $$(grep -cE '^ok ' .cache/test.log) packages ok, $$(grep -cE '^FAIL[[:space:]]' .cache/test.log) failed, $$(grep -cE '^\?' .cache/test.log) without tests"; \
 	grep -E '^(FAIL|--- FAIL)' .cache/test.log || true; \
 	exit $$rc
+	@echo "== conformance over Debian's ONNX backend corpus:"
+	@MLOPS_REQUIRE_ORT=1 $(GO) test -count=1 -v -run '^TestConformance' ./internal/onnx ./internal/runtime 2>&1 | grep -E 'ONNX backend corpus:|^(FAIL|--- FAIL)' | sed 's/^ *conformance_test.go:[0-9]*: /   /'
 	$(GORELEASER) check
 
 ## bench: run benchmarks and write .cache/bench-report.txt
