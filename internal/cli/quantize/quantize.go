@@ -47,7 +47,7 @@ type QuantizeOptions struct {
 
 // NewCmdQuantize builds `mlops quantize`.
 func NewCmdQuantize(f *cmdutil.Factory, runF func(*QuantizeOptions) error) *cobra.Command {
-	opts := &QuantizeOptions{IO: f.IO, Format: f.OutputFormat, Runtime: runtimeOpener(f)}
+	opts := &QuantizeOptions{IO: f.IO, Format: f.OutputFormat, Runtime: f.Runtime}
 	cmd := &cobra.Command{
 		Use:   "quantize <model.onnx> [<output.onnx>]",
 		Short: "Quantize a float ONNX model to int8",
