@@ -37,7 +37,7 @@ BENCH_PKGS += ./internal/deploy/...
 BENCH_PKGS += ./internal/registry/... # 1 GiB push/pull vs boto3 on MinIO
 BENCH_TIME ?= 1x
 
-.PHONY: setup build test bench lint demo generate clean
+.PHONY: setup services build test bench lint demo generate clean
 
 ## setup: Debian packages (as root), ONNX Runtime 1.30.0, Go modules, pinned tools
 setup:
@@ -51,8 +51,14 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mlops
 	@echo "built $(BIN) ($(VERSION))"
 
+## services: the pinned storage emulators the registry tests start (MinIO, fake-gcs-server,
+## Azurite), built/installed into .deps before go test so their first, slow build does not
+## count against the test timeout
+services:
+	scripts/services/install.sh
+
 ## test: everything CI checks; prints go test's per-package summary
-test: setup build
+test: setup services build
 	@mkdir -p .cache
 	@set +e; \
 	MLOPS_REQUIRE_ORT=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee .cache/test.log; \
