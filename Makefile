@@ -44,18 +44,20 @@ setup:
 	scripts/setup-debian.sh
 	scripts/setup-ort.sh
 	$(GO) mod download
-	scripts/install-tools.sh
+	scripts/install-tools.sh protoc-gen-go
 
 ## build: bin/mlops with version metadata (cgo on)
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mlops
 	@echo "built $(BIN) ($(VERSION))"
 
-## services: the pinned storage emulators the registry tests start (MinIO, fake-gcs-server,
-## Azurite), built/installed into .deps before go test so their first, slow build does not
-## count against the test timeout
+## services: what only the tests need, built/installed into .deps before go test: the pinned
+## storage emulators the registry tests start (MinIO, fake-gcs-server, Azurite) and goreleaser
+## for `goreleaser check`. Their first build is slow; it does not count against go test's timeout
+## and `make demo` does not wait for it.
 services:
 	scripts/services/install.sh
+	scripts/install-tools.sh goreleaser
 
 ## test: everything CI checks; prints go test's per-package summary
 test: setup services build
@@ -90,7 +92,7 @@ demo: setup build
 ## generate: regenerate committed generated code (needs protoc, protoc-gen-go)
 generate:
 	@command -v protoc >/dev/null || { echo "generate: protoc missing: run make setup (as root) or apt-get install protobuf-compiler"; exit 1; }
-	@test -x $(TOOLS)/protoc-gen-go || scripts/install-tools.sh
+	@test -x $(TOOLS)/protoc-gen-go || scripts/install-tools.sh protoc-gen-go
 	$(GO) generate ./...
 
 clean:

@@ -22,5 +22,13 @@ install_tool() { # name version-probe-command expected-substring module@version
   GOBIN="$bin" GOFLAGS=-buildvcs=false go install "$module"
 }
 
-install_tool protoc-gen-go "$PROTOC_GEN_GO_VERSION" "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION"
-install_tool goreleaser "${GORELEASER_VERSION#v}" "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
+# Usage: scripts/install-tools.sh [protoc-gen-go|goreleaser ...]   (default: both)
+tools=("$@")
+[ ${#tools[@]} -eq 0 ] && tools=(protoc-gen-go goreleaser)
+for t in "${tools[@]}"; do
+  case "$t" in
+    protoc-gen-go) install_tool protoc-gen-go "$PROTOC_GEN_GO_VERSION" "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION" ;;
+    goreleaser) install_tool goreleaser "${GORELEASER_VERSION#v}" "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION" ;;
+    *) echo "install-tools: unknown tool $t (want protoc-gen-go or goreleaser)" >&2; exit 2 ;;
+  esac
+done
