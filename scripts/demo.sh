@@ -13,7 +13,11 @@ rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n==> %s\n' "$*"; }
+fi
 
 step "1/6 inspect the bundled model ($data/cnn.onnx)"
 "$mlops" inspect "$data/cnn.onnx" --check
