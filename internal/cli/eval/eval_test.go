@@ -13,6 +13,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/registry"
 	"github.com/mlops-dev/mlops/internal/runtime"
+	"github.com/mlops-dev/mlops/internal/testutil"
 )
 
 func TestFlagsReachOptions(t *testing.T) {
@@ -54,26 +55,12 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// fixture returns the repository's Fashion-MNIST files and an ONNX Runtime
-// handle, or skips when either is missing (MLOPS_REQUIRE_ORT=1 fails instead).
+// fixture returns the repository root (with the committed Fashion-MNIST
+// files) and an ONNX Runtime handle (testutil.Runtime: skips without the
+// library unless MLOPS_REQUIRE_ORT=1, which make test sets).
 func fixture(t *testing.T) (repo string, rt *runtime.Runtime) {
 	t.Helper()
-	repo, _ = filepath.Abs("../../..")
-	if _, err := os.Stat(filepath.Join(repo, "testdata/fmnist/mlp.onnx")); err != nil {
-		t.Skip("testdata/fmnist not generated")
-	}
-	path, _, err := runtime.Locate(runtime.LocateOptions{WorkDir: repo})
-	if err != nil {
-		if os.Getenv("MLOPS_REQUIRE_ORT") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip("ONNX Runtime not installed: ", err)
-	}
-	rt, err = runtime.Open(runtime.Config{LibraryPath: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repo, rt
+	return filepath.Dir(testutil.RepoFile(t, "go.mod")), testutil.Runtime(t)
 }
 
 func fmnistOptions(repo string, rt *runtime.Runtime, format cmdutil.Format) (*EvalOptions, *bytes.Buffer) {
