@@ -13,29 +13,12 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
+	"github.com/mlops-dev/mlops/internal/testutil"
 )
 
 // openRuntime finds ONNX Runtime the way a checkout does (.deps); with
 // MLOPS_REQUIRE_ORT=1 a missing library fails instead of skipping.
-func openRuntime(t testing.TB) *runtime.Runtime {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, _, err := runtime.Locate(runtime.LocateOptions{WorkDir: wd})
-	if err != nil {
-		if os.Getenv("MLOPS_REQUIRE_ORT") == "1" {
-			t.Fatalf("MLOPS_REQUIRE_ORT=1 but: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	rt, err := runtime.Open(runtime.Config{LibraryPath: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt
-}
+func openRuntime(t testing.TB) *runtime.Runtime { return testutil.Runtime(t) }
 
 // repoFile returns a path under the repository root.
 func repoFile(t testing.TB, rel string) string {
