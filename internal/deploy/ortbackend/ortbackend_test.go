@@ -23,23 +23,17 @@ import (
 	"github.com/mlops-dev/mlops/internal/deploy/server"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
+	"github.com/mlops-dev/mlops/internal/testutil"
 )
 
-const mlpPath = "../../../testdata/fmnist/mlp.onnx"
+const (
+	mlpPath = "../../../testdata/fmnist/mlp.onnx"
+	cnnPath = "../../../testdata/fmnist/cnn.onnx"
+)
 
-func openRuntime(t testing.TB) *runtime.Runtime {
-	t.Helper()
-	wd, _ := os.Getwd()
-	path, _, err := runtime.Locate(runtime.LocateOptions{WorkDir: wd})
-	if err != nil {
-		t.Skipf("ONNX Runtime not installed (make setup): %v", err)
-	}
-	rt, err := runtime.Open(runtime.Config{LibraryPath: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt
-}
+// openRuntime skips without ONNX Runtime, or fails with MLOPS_REQUIRE_ORT=1
+// (make test), so CI never silently skips the integration tests.
+func openRuntime(t testing.TB) *runtime.Runtime { return testutil.Runtime(t) }
 
 // newVersionOf writes a copy of src whose bytes differ (a new doc string),
 // so it resolves to a new version with the same behaviour. temp + rename,
@@ -76,13 +70,16 @@ type fixture struct {
 
 func serve(t testing.TB, opts engine.Options) *fixture {
 	t.Helper()
-	if _, err := os.Stat(mlpPath); err != nil {
-		t.Skipf("testdata model missing: %v", err)
-	}
+	return serveModel(t, mlpPath, opts)
+}
+
+// serveModel serves a copy of src as model "fmnist" behind an httptest server.
+func serveModel(t testing.TB, src string, opts engine.Options) *fixture {
+	t.Helper()
 	rt := openRuntime(t)
 	dir := t.TempDir()
-	model := filepath.Join(dir, "mlp.onnx")
-	newVersionOf(t, mlpPath, model, 1)
+	model := filepath.Join(dir, filepath.Base(src))
+	newVersionOf(t, src, model, 1)
 	l := &Loader{Runtime: rt, Session: runtime.SessionOptions{IntraOpThreads: 1}}
 	var eng *engine.Engine
 	m := server.NewMetrics(func() *engine.Engine { return eng })
