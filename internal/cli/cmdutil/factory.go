@@ -26,9 +26,10 @@ type Factory struct {
 	// locations (see RuntimeLoader). Commands that run models call it.
 	Runtime func() (*runtime.Runtime, error)
 
-	// Registry opens the model registry of this run (registry key / MLOPS_REGISTRY, else the
-	// default file:// registry; see RegistryLoader). The caller closes it.
-	Registry func(ctx context.Context) (*registry.Registry, error)
+	// Registry opens the model registry of this run: explicit (a command's --registry value)
+	// > MLOPS_REGISTRY > config key registry > the default file:// registry (see
+	// RegistryLoader). The caller closes it.
+	Registry func(ctx context.Context, explicit string, opts registry.Options) (*registry.Registry, error)
 
 	// ExecutableName is what the user typed to run us ("mlops").
 	ExecutableName string

@@ -53,10 +53,11 @@ func OpenRegistry(ctx context.Context, cfg *Config, explicit string, opts regist
 	return registry.Open(ctx, u, opts)
 }
 
-// RegistryLoader returns the Factory.Registry function: it opens the configured registry with
-// default transfer options. Each call opens a new handle; the caller closes it.
-func RegistryLoader(f *Factory) func(context.Context) (*registry.Registry, error) {
-	return func(ctx context.Context) (*registry.Registry, error) {
+// RegistryLoader returns the Factory.Registry function: it opens the registry named by the
+// command's --registry value, else the configured one, else the default (see RegistryURL).
+// Each call opens a new handle; the caller closes it.
+func RegistryLoader(f *Factory) func(context.Context, string, registry.Options) (*registry.Registry, error) {
+	return func(ctx context.Context, explicit string, opts registry.Options) (*registry.Registry, error) {
 		var cfg *Config
 		if f.Config != nil {
 			c, err := f.Config()
@@ -65,7 +66,7 @@ func RegistryLoader(f *Factory) func(context.Context) (*registry.Registry, error
 			}
 			cfg = c
 		}
-		return OpenRegistry(ctx, cfg, "", registry.Options{})
+		return OpenRegistry(ctx, cfg, explicit, opts)
 	}
 }
 

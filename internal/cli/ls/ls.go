@@ -16,10 +16,10 @@ import (
 
 // LsOptions are the inputs of `mlops ls`.
 type LsOptions struct {
-	IO     *cmdutil.IOStreams
-	Config func() (*cmdutil.Config, error)
-	Format func() (cmdutil.Format, error)
-	Ctx    context.Context
+	IO           *cmdutil.IOStreams
+	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
+	Format       func() (cmdutil.Format, error)
+	Ctx          context.Context
 
 	Registry string
 	Name     string
@@ -28,7 +28,7 @@ type LsOptions struct {
 // NewCmdLs builds `mlops ls`.
 func NewCmdLs(f *cmdutil.Factory, runF func(*LsOptions) error) *cobra.Command {
 	opts := &LsOptions{IO: f.IO, Format: f.OutputFormat}
-	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	opts.OpenRegistry = f.Registry
 	f.DeclareConfig(cmdutil.RegistryConfigKey())
 	cmd := &cobra.Command{
 		Use:   "ls [NAME]",
@@ -73,15 +73,11 @@ func lsRun(opts *LsOptions) error {
 			return cmdutil.FlagErrorf("%v", err)
 		}
 	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
 	ctx := opts.Ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{})
+	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{})
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,10 @@ import (
 
 // PromoteOptions are the inputs of `mlops promote`.
 type PromoteOptions struct {
-	IO     *cmdutil.IOStreams
-	Config func() (*cmdutil.Config, error)
-	Format func() (cmdutil.Format, error)
-	Ctx    context.Context
+	IO           *cmdutil.IOStreams
+	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
+	Format       func() (cmdutil.Format, error)
+	Ctx          context.Context
 
 	Registry string
 	Ref      string
@@ -26,7 +26,7 @@ type PromoteOptions struct {
 // NewCmdPromote builds `mlops promote`.
 func NewCmdPromote(f *cmdutil.Factory, runF func(*PromoteOptions) error) *cobra.Command {
 	opts := &PromoteOptions{IO: f.IO, Format: f.OutputFormat}
-	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	opts.OpenRegistry = f.Registry
 	f.DeclareConfig(cmdutil.RegistryConfigKey())
 	cmd := &cobra.Command{
 		Use:   "promote NAME@VERSION --alias ALIAS",
@@ -77,15 +77,11 @@ func promoteRun(opts *PromoteOptions) error {
 	if err := registry.ValidateAlias(opts.Alias); err != nil {
 		return cmdutil.FlagErrorf("--alias: %v", err)
 	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
 	ctx := opts.Ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{})
+	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{})
 	if err != nil {
 		return err
 	}

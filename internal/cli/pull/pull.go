@@ -14,10 +14,10 @@ import (
 
 // PullOptions are the inputs of `mlops pull`.
 type PullOptions struct {
-	IO     *cmdutil.IOStreams
-	Config func() (*cmdutil.Config, error)
-	Format func() (cmdutil.Format, error)
-	Ctx    context.Context
+	IO           *cmdutil.IOStreams
+	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
+	Format       func() (cmdutil.Format, error)
+	Ctx          context.Context
 
 	Registry    string
 	Ref         string
@@ -38,7 +38,7 @@ type PullResult struct {
 // NewCmdPull builds `mlops pull`.
 func NewCmdPull(f *cmdutil.Factory, runF func(*PullOptions) error) *cobra.Command {
 	opts := &PullOptions{IO: f.IO, Format: f.OutputFormat}
-	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	opts.OpenRegistry = f.Registry
 	f.DeclareConfig(cmdutil.RegistryConfigKey())
 	cmd := &cobra.Command{
 		Use:   "pull NAME[@VERSION|@ALIAS] [-o PATH]",
@@ -90,15 +90,11 @@ func pullRun(opts *PullOptions) error {
 	if opts.PartSizeMiB < 1 || opts.PartSizeMiB > 1024 || opts.Concurrency < 1 || opts.Concurrency > 64 {
 		return cmdutil.FlagErrorf("--part-size must be 1-1024 MiB and --concurrency 1-64")
 	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
 	ctx := opts.Ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
+	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,10 @@ import (
 
 // PushOptions are the inputs of `mlops push`.
 type PushOptions struct {
-	IO     *cmdutil.IOStreams
-	Config func() (*cmdutil.Config, error)
-	Format func() (cmdutil.Format, error)
-	Ctx    context.Context
+	IO           *cmdutil.IOStreams
+	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
+	Format       func() (cmdutil.Format, error)
+	Ctx          context.Context
 
 	Registry       string
 	Model          string
@@ -37,7 +37,7 @@ type PushOptions struct {
 // NewCmdPush builds `mlops push`.
 func NewCmdPush(f *cmdutil.Factory, runF func(*PushOptions) error) *cobra.Command {
 	opts := &PushOptions{IO: f.IO, Format: f.OutputFormat}
-	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	opts.OpenRegistry = f.Registry
 	f.DeclareConfig(cmdutil.RegistryConfigKey())
 	cmd := &cobra.Command{
 		Use:   "push MODEL NAME",
@@ -114,15 +114,11 @@ func pushRun(opts *PushOptions) error {
 	if opts.Parent != "" || opts.Transformation != "" {
 		lineage = &registry.Lineage{Parent: opts.Parent, Transformation: opts.Transformation}
 	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
 	ctx := opts.Ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
+	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,10 @@ import (
 
 // RmOptions are the inputs of `mlops rm`.
 type RmOptions struct {
-	IO     *cmdutil.IOStreams
-	Config func() (*cmdutil.Config, error)
-	Format func() (cmdutil.Format, error)
-	Ctx    context.Context
+	IO           *cmdutil.IOStreams
+	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
+	Format       func() (cmdutil.Format, error)
+	Ctx          context.Context
 
 	Registry string
 	Ref      string
@@ -25,7 +25,7 @@ type RmOptions struct {
 // NewCmdRm builds `mlops rm`.
 func NewCmdRm(f *cmdutil.Factory, runF func(*RmOptions) error) *cobra.Command {
 	opts := &RmOptions{IO: f.IO, Format: f.OutputFormat}
-	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	opts.OpenRegistry = f.Registry
 	f.DeclareConfig(cmdutil.RegistryConfigKey())
 	cmd := &cobra.Command{
 		Use:   "rm NAME@VERSION",
@@ -66,15 +66,11 @@ func rmRun(opts *RmOptions) error {
 	if ref.Version == 0 {
 		return cmdutil.FlagErrorf("rm needs an explicit version, NAME@VERSION (not %q)", opts.Ref)
 	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
 	ctx := opts.Ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{})
+	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{})
 	if err != nil {
 		return err
 	}

@@ -14,10 +14,10 @@ import (
 
 // RollbackOptions are the inputs of `mlops rollback`.
 type RollbackOptions struct {
-	IO     *cmdutil.IOStreams
-	Config func() (*cmdutil.Config, error)
-	Format func() (cmdutil.Format, error)
-	Ctx    context.Context
+	IO           *cmdutil.IOStreams
+	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
+	Format       func() (cmdutil.Format, error)
+	Ctx          context.Context
 
 	Registry string
 	Name     string
@@ -27,7 +27,7 @@ type RollbackOptions struct {
 // NewCmdRollback builds `mlops rollback`.
 func NewCmdRollback(f *cmdutil.Factory, runF func(*RollbackOptions) error) *cobra.Command {
 	opts := &RollbackOptions{IO: f.IO, Format: f.OutputFormat}
-	opts.Config = func() (*cmdutil.Config, error) { return f.Config() } // installed by root before RunE
+	opts.OpenRegistry = f.Registry
 	f.DeclareConfig(cmdutil.RegistryConfigKey())
 	cmd := &cobra.Command{
 		Use:   "rollback NAME --alias ALIAS",
@@ -71,15 +71,11 @@ func rollbackRun(opts *RollbackOptions) error {
 	if err := registry.ValidateAlias(opts.Alias); err != nil {
 		return cmdutil.FlagErrorf("--alias: %v", err)
 	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
 	ctx := opts.Ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	reg, err := cmdutil.OpenRegistry(ctx, cfg, opts.Registry, registry.Options{})
+	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{})
 	if err != nil {
 		return err
 	}
