@@ -33,9 +33,9 @@ const KeyRegistry = "registry"
 
 // ServeOptions are the inputs of `mlops serve`.
 type ServeOptions struct {
-	IO      *cmdutil.IOStreams
-	Config  func() (*cmdutil.Config, error)
-	Runtime func() (*runtime.Runtime, error)
+	IO           *cmdutil.IOStreams
+	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
+	Runtime      func() (*runtime.Runtime, error)
 	// Loader replaces the ONNX Runtime loader in tests.
 	Loader engine.Loader
 
@@ -117,7 +117,7 @@ the address cannot be bound, 2 on bad flags.`,
 		Args: cmdutil.RangeArgs(1, 64, "MODEL..."),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Models = args
-			opts.Config = f.Config
+			opts.OpenRegistry = f.Registry
 			opts.Runtime = f.Runtime
 			if runF != nil {
 				return runF(opts)
@@ -315,15 +315,7 @@ func (o *ServeOptions) ortLoader(ctx context.Context, specs []engine.Spec) (engi
 	}
 	closeReg := func() {}
 	if needRegistry {
-		cfg, err := o.Config()
-		if err != nil {
-			return nil, nil, err
-		}
-		u, _, err := cmdutil.RegistryURL(cfg, o.Registry, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		reg, err := registry.Open(ctx, u, registry.Options{})
+		reg, err := o.OpenRegistry(ctx, o.Registry, registry.Options{})
 		if err != nil {
 			return nil, nil, err
 		}
