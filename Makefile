@@ -63,7 +63,7 @@ services:
 test: setup services build
 	@mkdir -p .cache
 	@set +e; \
-	MLOPS_REQUIRE_ORT=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee .cache/test.log; \
+	MLOPS_REQUIRE_ORT=1 MLOPS_REQUIRE_CORPUS=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee .cache/test.log; \
 	rc=$${PIPESTATUS[0]}; \
 	echo "== go test summary: $$(grep -cE '^ok ' .cache/test.log) packages ok, $$(grep -cE '^FAIL[[:space:]]' .cache/test.log) failed, $$(grep -cE '^\?' .cache/test.log) without tests"; \
 	grep -E '^(FAIL|--- FAIL)' .cache/test.log || true; \

@@ -29,6 +29,9 @@ func corpusModels(t *testing.T, sets ...string) []string {
 		out = append(out, m...)
 	}
 	if len(out) == 0 {
+		if os.Getenv("MLOPS_REQUIRE_CORPUS") == "1" { // set by make test
+			t.Fatalf("MLOPS_REQUIRE_CORPUS=1 but the ONNX backend corpus is missing under %s: run make setup as root", corpusRoot)
+		}
 		t.Skipf("ONNX backend corpus not installed under %s (scripts/setup-debian.sh installs it)", corpusRoot)
 	}
 	sort.Strings(out)

@@ -22,6 +22,9 @@ var corpusDirs = []string{"node", "pytorch-converted", "pytorch-operator", "simp
 // equal message (unknown fields included) and re-encoding must be stable.
 func TestConformanceCorpus(t *testing.T) {
 	if _, err := os.Stat(corpusRoot); err != nil {
+		if os.Getenv("MLOPS_REQUIRE_CORPUS") == "1" { // set by make test
+			t.Fatalf("MLOPS_REQUIRE_CORPUS=1 but the ONNX backend corpus is missing under %s: run make setup as root", corpusRoot)
+		}
 		t.Skipf("ONNX backend corpus not found at %s (install Debian's libonnx-testdata: scripts/setup-debian.sh)", corpusRoot)
 	}
 	var loaded, checked, roundTripped, total int

@@ -99,6 +99,9 @@ func corpusInputs(t *testing.T, dir string, m *onnx.Model) (map[string]*runtime.
 func TestBackendCorpus(t *testing.T) {
 	rt := openRuntime(t)
 	if _, err := os.Stat(corpusRoot); err != nil {
+		if os.Getenv("MLOPS_REQUIRE_CORPUS") == "1" { // set by make test
+			t.Fatalf("MLOPS_REQUIRE_CORPUS=1 but the ONNX backend corpus is missing under %s: run make setup as root", corpusRoot)
+		}
 		t.Skipf("skipping: %s not installed", corpusRoot)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(corpusRoot, "*", "test_*"))
