@@ -138,36 +138,31 @@ func DequantizeValue(q int32, p Params) float32 {
 // complement byte for Int8) with one set of parameters.
 func QuantizeInto(dst []byte, src []float32, p Params, t QType) {
 	// x / scale is computed in float32 like ORT's kernels, so ties land
-	// where the runtime puts them. Values are clamped to one step outside
-	// the type's range first (which cannot change the saturated result),
-	// then rounded half to even by adding and subtracting 1.5*2^23: exact
-	// for |v| < 2^22 under IEEE round-to-nearest-even.
+	// where the runtime puts them. The quotient is clamped to the range
+	// that saturation allows around the zero point (integer bounds, so
+	// clamping before rounding gives the same result as after), NaN goes
+	// to the zero point, and the rest is rounded half to even by adding
+	// and subtracting 1.5*2^23: exact for |v| < 2^22 under IEEE
+	// round-to-nearest-even. The int32 conversion is exact, and its low
+	// byte is the two's complement encoding for Int8.
 	lo, hi := t.bounds()
-	flo, fhi := float32(lo), float32(hi)
 	const magic = 12582912 // 1.5 * 2^23
 	scale := p.Scale
 	zp := float32(p.ZeroPoint)
+	a, b := float32(lo)-zp, float32(hi)-zp
 	dst = dst[:len(src)]
 	for i, x := range src {
 		v := x / scale
-		if v < flo-256 {
-			v = flo - 256
-		} else if v > fhi+256 {
-			v = fhi + 256
-		} else if v != v { // NaN
+		if v < a {
+			v = a
+		}
+		if v > b {
+			v = b
+		}
+		if v != v { // NaN
 			v = 0
 		}
-		v = (v + magic) - magic + zp
-		if v < flo {
-			v = flo
-		} else if v > fhi {
-			v = fhi
-		}
-		if t == Int8 {
-			dst[i] = byte(int8(v))
-		} else {
-			dst[i] = byte(v)
-		}
+		dst[i] = byte(int32((v+magic)-magic+zp))
 	}
 }
 

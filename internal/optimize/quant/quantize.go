@@ -123,6 +123,8 @@ type rewriter struct {
 	msOps  bool // com.microsoft ops were emitted
 	reader *tensorReader
 	spill  *spillFile
+	// qbuf is reused for quantized tensors that go to the spill file.
+	qbuf []byte
 	// lastOut is the float output name of the node quantized last.
 	lastOut string
 	// weights caches quantized constants by source tensor and variant, so a

@@ -2,9 +2,13 @@ package quant
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
@@ -24,6 +28,11 @@ type tensorReader struct {
 	m     *onnx.Model
 	files map[string]*os.File
 	buf   []float32
+	// last is the tensor float32s read from external data most recently,
+	// and lo, hi the range of its finite values (see minMax), found while
+	// the bytes were still in cache.
+	last   *onnxpb.TensorProto
+	lo, hi float32
 }
 
 func newTensorReader(m *onnx.Model) *tensorReader {
@@ -72,11 +81,70 @@ func (tr *tensorReader) float32s(t *onnxpb.TensorProto) ([]float32, error) {
 		return vals, nil
 	}
 	// Tensor bytes are little-endian, as is every host the runtime supports.
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 4*n)
-	if _, err := f.ReadAt(raw, e.Offset); err != nil {
+	tr.last = nil
+	lo, hi, err := readFloats(f, e.Offset, vals)
+	if err != nil {
 		return nil, fmt.Errorf("tensor %q: read %s at %d: %w (the data file is truncated or does not match the model)", t.GetName(), e.Location, e.Offset, err)
 	}
+	tr.last, tr.lo, tr.hi = t, lo, hi
 	return vals, nil
+}
+
+// rangeOf returns the range of finite values of t when float32s just read
+// it from external data.
+func (tr *tensorReader) rangeOf(t *onnxpb.TensorProto) (lo, hi float32, ok bool) {
+	if tr.last != t || t == nil {
+		return 0, 0, false
+	}
+	return tr.lo, tr.hi, true
+}
+
+// readChunk is the unit of work of readFloats: small enough that its
+// values are still in cache when their range is taken.
+const readChunk = 1 << 20
+
+// readFloats fills vals from f at off with reads split across cores (the
+// kernel's copy out of the page cache is most of the cost of streaming a
+// model held in RAM) and returns the range of the finite values read.
+func readFloats(f *os.File, off int64, vals []float32) (lo, hi float32, err error) {
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 4*len(vals))
+	chunks := (len(raw) + readChunk - 1) / readChunk
+	workers := min(goruntime.GOMAXPROCS(0), chunks)
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+	)
+	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wlo, whi := float32(math.Inf(1)), float32(math.Inf(-1))
+			var werr error
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					break
+				}
+				a, b := c*readChunk, min((c+1)*readChunk, len(raw))
+				if _, werr = f.ReadAt(raw[a:b], off+int64(a)); werr != nil {
+					next.Store(int64(chunks)) // stop the others
+					break
+				}
+				l, h := minMax(vals[a/4 : b/4])
+				wlo, whi = min(wlo, l), max(whi, h)
+			}
+			mu.Lock()
+			lo, hi = min(lo, wlo), max(hi, whi)
+			if werr != nil && err == nil {
+				err = werr
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return lo, hi, err
 }
 
 // spillFile holds quantized tensors of a large model until Save copies them.

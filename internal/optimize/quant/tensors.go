@@ -44,6 +44,10 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 	if err != nil {
 		return nil, "", fmt.Errorf("read weight %s: %w", t.GetName(), err)
 	}
+	var known *[2]float32
+	if lo, hi, ok := r.reader.rangeOf(t); ok && !v.perChannel {
+		known = &[2]float32{lo, hi}
+	}
 	dims := append([]int64(nil), t.GetDims()...)
 	if v.transpose != c.transposed {
 		if len(dims) != 2 {
@@ -53,6 +57,7 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 		dims[0], dims[1] = dims[1], dims[0]
 	}
 	if v.scaleBy != 0 && v.scaleBy != 1 {
+		known = nil
 		scaled := make([]float32, len(data))
 		for i, x := range data {
 			scaled[i] = x * v.scaleBy
@@ -65,8 +70,16 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 		// symmetric ranges.
 		symmetric = true
 	}
+	var dst []byte
+	if r.spill != nil && len(data) >= spillThreshold {
+		// The bytes go to the spill file right below: reuse one buffer.
+		if cap(r.qbuf) < len(data) {
+			r.qbuf = make([]byte, len(data))
+		}
+		dst = r.qbuf
+	}
 	w, err := QuantizeWeight(data, dims, WeightOptions{Type: v.typ, Symmetric: symmetric,
-		ReduceRange: r.opts.ReduceRange, PerChannel: v.perChannel, Axis: v.axis})
+		ReduceRange: r.opts.ReduceRange, PerChannel: v.perChannel, Axis: v.axis, Range: known, Dst: dst})
 	if err != nil {
 		return nil, fmt.Sprintf("weight %s: %v", t.GetName(), err), nil
 	}
@@ -96,6 +109,9 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 	}
 	if err := r.spill.put(qt); err != nil {
 		return nil, "", err
+	}
+	if dst != nil && qt.RawData != nil {
+		return nil, "", fmt.Errorf("internal error: quantized %s was not spilled", t.GetName())
 	}
 	w.Data = nil // the tensor (or the spill file) owns the bytes now
 	c.owner.addInit(qt)

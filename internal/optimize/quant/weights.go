@@ -42,6 +42,12 @@ type WeightOptions struct {
 	// PerChannel quantizes each slice along Axis with its own parameters.
 	PerChannel bool
 	Axis       int
+	// Range, when set, is the range of data's finite values (as minMax
+	// finds it), already known to the caller; per-tensor only.
+	Range *[2]float32
+	// Dst, when large enough, receives the quantized bytes (Weight.Data
+	// then aliases it) instead of a new allocation.
+	Dst []byte
 }
 
 // QuantizeWeight quantizes a float32 tensor of the given shape.
@@ -62,9 +68,19 @@ func QuantizeWeight(data []float32, shape []int64, o WeightOptions) (*Weight, er
 	if n != int64(len(data)) {
 		return nil, fmt.Errorf("weight shape %v holds %d values, tensor has %d", shape, n, len(data))
 	}
-	w := &Weight{Type: o.Type, Data: make([]byte, len(data))}
+	w := &Weight{Type: o.Type}
+	if cap(o.Dst) >= len(data) {
+		w.Data = o.Dst[:len(data)]
+	} else {
+		w.Data = make([]byte, len(data))
+	}
 	if !o.PerChannel || len(shape) == 0 {
-		lo, hi := parallelMinMax(data)
+		var lo, hi float32
+		if o.Range != nil {
+			lo, hi = o.Range[0], o.Range[1]
+		} else {
+			lo, hi = parallelMinMax(data)
+		}
 		p, err := ComputeParams(lo, hi, o.Type, o.Symmetric, o.ReduceRange)
 		if err != nil {
 			return nil, fmt.Errorf("weight: %w", err)
