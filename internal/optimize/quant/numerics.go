@@ -162,7 +162,7 @@ func QuantizeInto(dst []byte, src []float32, p Params, t QType) {
 		if v != v { // NaN
 			v = 0
 		}
-		dst[i] = byte(int32((v+magic)-magic+zp))
+		dst[i] = byte(int32((v + magic) - magic + zp))
 	}
 }
 
