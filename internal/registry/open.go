@@ -176,11 +176,16 @@ func openBucket(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	// The SDK openers take the bucket from the host; the path becomes our key prefix.
 	bu := *u
 	bu.Path = ""
-	if u.Scheme == "s3" && !q.Has("response_checksum_validation") {
-		// We verify sha256 of every file ourselves; the SDK's default would log a warning for
-		// each ranged GET, which carries no whole-object checksum.
-		q := u.Query()
-		q.Set("response_checksum_validation", "when_required")
+	if u.Scheme == "s3" {
+		// Every file's sha256 is checked end to end on pull, so the SDK's own CRC32 per
+		// request is redundant: on GET its default would log a warning for each ranged read
+		// (no whole-object checksum), on PUT it is one more pass over every byte in the
+		// client and another in the server. Either can be turned back on in the URL.
+		for _, k := range []string{"response_checksum_validation", "request_checksum_calculation"} {
+			if !q.Has(k) {
+				q.Set(k, "when_required")
+			}
+		}
 		bu.RawQuery = q.Encode()
 	}
 	// The cloud openers resolve credentials through each SDK's usual chain (environment,

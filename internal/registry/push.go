@@ -46,13 +46,13 @@ func (r *Registry) Push(ctx context.Context, modelPath, name string, opts PushOp
 	if err != nil {
 		return nil, err
 	}
-	files, paths, sig, err := collectFiles(ctx, abs, opts.Progress)
+	files, paths, crcs, sig, err := collectFiles(ctx, abs, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
 	var total int64
 	for i, f := range files {
-		if err := r.uploadFile(ctx, paths[i], f, opts.Progress); err != nil {
+		if err := r.uploadFile(ctx, paths[i], f, crcs[i], opts.Progress); err != nil {
 			return nil, err
 		}
 		total += f.Size
@@ -81,51 +81,52 @@ func (r *Registry) Push(ctx context.Context, modelPath, name string, opts PushOp
 }
 
 // collectFiles scans the model, finds its external data files and hashes everything.
-func collectFiles(ctx context.Context, modelPath string, progress ProgressFunc) ([]File, []string, *Signature, error) {
+func collectFiles(ctx context.Context, modelPath string, progress ProgressFunc) (files []File, paths []string, crcs []uint32, sig *Signature, err error) {
 	fh, err := os.Open(modelPath)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open model: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("open model: %w", err)
 	}
 	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, nil, nil, fmt.Errorf("%w: %s is not a regular file; pass the .onnx model file", ErrInvalid, modelPath)
+		return nil, nil, nil, nil, fmt.Errorf("%w: %s is not a regular file; pass the .onnx model file", ErrInvalid, modelPath)
 	}
 	scan, err := scanModel(fh, st.Size())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
+		return nil, nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
 	}
 	dir := filepath.Dir(modelPath)
 	rels := append([]string{filepath.Base(modelPath)}, scan.ExternalFiles...)
-	files := make([]File, 0, len(rels))
-	paths := make([]string, 0, len(rels))
+	files = make([]File, 0, len(rels))
+	paths = make([]string, 0, len(rels))
 	for i, rel := range rels {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		fi, err := os.Stat(p)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, nil, nil, fmt.Errorf("%w: the model references external data %q, which is not at %s; keep data files next to the model", ErrInvalid, rel, p)
+				return nil, nil, nil, nil, fmt.Errorf("%w: the model references external data %q, which is not at %s; keep data files next to the model", ErrInvalid, rel, p)
 			}
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		if !fi.Mode().IsRegular() {
-			return nil, nil, nil, fmt.Errorf("%w: external data %s is not a regular file", ErrInvalid, p)
+			return nil, nil, nil, nil, fmt.Errorf("%w: external data %s is not a regular file", ErrInvalid, p)
 		}
 		sum, err := hashFile(ctx, p, rel, fi.Size(), progress)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		role := "external_data"
 		if i == 0 {
 			role = "model"
 		}
-		files = append(files, File{Path: rel, SHA256: sum, Size: fi.Size(), Role: role})
+		files = append(files, File{Path: rel, SHA256: sum.sha256, Size: fi.Size(), Role: role})
 		paths = append(paths, p)
+		crcs = append(crcs, sum.crc)
 	}
-	return files, paths, &scan.Signature, nil
+	return files, paths, crcs, &scan.Signature, nil
 }
 
 // claimVersion writes the manifest as version max+1, retrying with a higher number when another

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -44,19 +45,34 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// hashFile returns the sha256 of a local file, reading it once in a stream.
-func hashFile(ctx context.Context, path, display string, size int64, progress ProgressFunc) (string, error) {
+// castagnoli is the CRC-32C table; the CPU computes it in hardware on amd64 and arm64.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// copyBufSize is the read size for local files: large enough that syscalls do not count.
+const copyBufSize = 1 << 20
+
+// fileSum is what the hashing pass of push learns about a file: its sha256 (the blob's name)
+// and its CRC-32C, which the upload pass recomputes to catch a file changed in between at a
+// fraction of the cost of a second sha256.
+type fileSum struct {
+	sha256 string
+	crc    uint32
+}
+
+// hashFile returns the sha256 and CRC-32C of a local file, reading it once in a stream.
+func hashFile(ctx context.Context, path, display string, size int64, progress ProgressFunc) (fileSum, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return fileSum{}, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	cw := &countingWriter{w: h, p: Progress{Op: "hash", File: display, Total: size}, progress: progress}
-	if _, err := io.Copy(cw, ctxReader{ctx, f}); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
+	c := crc32.New(castagnoli)
+	cw := &countingWriter{w: io.MultiWriter(h, c), p: Progress{Op: "hash", File: display, Total: size}, progress: progress}
+	if _, err := io.CopyBuffer(cw, ctxReader{ctx, f}, make([]byte, copyBufSize)); err != nil {
+		return fileSum{}, fmt.Errorf("read %s: %w", path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return fileSum{sha256: hex.EncodeToString(h.Sum(nil)), crc: c.Sum32()}, nil
 }
 
 // ctxReader stops a copy loop when ctx is cancelled.
@@ -74,7 +90,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // uploadFile streams a local file to blobs/sha256/<sha>, retrying transient failures. An
 // interrupted upload (error or cancelled ctx) is aborted by the driver and leaves no blob.
-func (r *Registry) uploadFile(ctx context.Context, path string, f File, progress ProgressFunc) error {
+func (r *Registry) uploadFile(ctx context.Context, path string, f File, crc uint32, progress ProgressFunc) error {
 	key := blobKey(f.SHA256)
 	// An error here (fileblob can see a concurrent writer's half-written attributes) just means
 	// we upload: writing identical content under a content-addressed key is harmless.
@@ -89,7 +105,7 @@ func (r *Registry) uploadFile(ctx context.Context, path string, f File, progress
 				return berr
 			}
 		}
-		err = r.uploadOnce(ctx, path, key, f, progress)
+		err = r.uploadOnce(ctx, path, key, f, crc, progress)
 		if !transient(ctx, err) {
 			break
 		}
@@ -100,7 +116,7 @@ func (r *Registry) uploadFile(ctx context.Context, path string, f File, progress
 	return nil
 }
 
-func (r *Registry) uploadOnce(ctx context.Context, path, key string, f File, progress ProgressFunc) error {
+func (r *Registry) uploadOnce(ctx context.Context, path, key string, f File, crc uint32, progress ProgressFunc) error {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
@@ -119,9 +135,9 @@ func (r *Registry) uploadOnce(ctx context.Context, path, key string, f File, pro
 		return err
 	}
 	cw := &countingWriter{w: w, p: Progress{Op: "upload", File: f.Path, Total: f.Size}, progress: progress}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(cw, h), ctxReader{ctx, in})
-	if err == nil && (n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256) {
+	c := crc32.New(castagnoli)
+	n, err := io.CopyBuffer(io.MultiWriter(cw, c), ctxReader{ctx, in}, make([]byte, copyBufSize))
+	if err == nil && (n != f.Size || c.Sum32() != crc) {
 		err = fmt.Errorf("%w: %s changed while it was being pushed; push again", ErrChecksum, path)
 	}
 	if err != nil {
@@ -162,8 +178,8 @@ func (r *Registry) downloadFile(ctx context.Context, f File, dst *os.File, progr
 func (r *Registry) downloadOnce(ctx context.Context, f File, dst *os.File, progress ProgressFunc) error {
 	key := blobKey(f.SHA256)
 	h := sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(dst, h), p: Progress{Op: "download", File: f.Path, Total: f.Size}, progress: progress}
-	n, err := r.copyRanges(ctx, key, f.Size, cw)
+	cw := &countingWriter{w: h, p: Progress{Op: "download", File: f.Path, Total: f.Size}, progress: progress}
+	n, err := r.copyRanges(ctx, key, f.Size, dst, cw)
 	if err != nil {
 		return err
 	}
@@ -174,9 +190,16 @@ func (r *Registry) downloadOnce(ctx context.Context, f File, dst *os.File, progr
 	return nil
 }
 
-// copyRanges writes the blob to w in order. Large blobs are fetched as parallel range reads
-// into a bounded set of part buffers (memory ≈ Concurrency × PartSize); small ones in one read.
-func (r *Registry) copyRanges(ctx context.Context, key string, size int64, w io.Writer) (int64, error) {
+// writebackChunk: once this many more bytes of a pulled file are written in order,
+// the kernel is asked to start writing them to disk (see startWriteback).
+const writebackChunk = 32 << 20
+
+// copyRanges copies the blob into dst (from offset 0) and passes its bytes in order to
+// check (the hash). Large blobs are fetched as parallel range reads, each written to dst
+// at its offset by the goroutine that fetched it, into a bounded set of part buffers
+// (memory ≈ Concurrency × PartSize), so that the in-order path only hashes; small ones
+// are copied in one read.
+func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *os.File, check io.Writer) (int64, error) {
 	part := int64(r.opts.PartSize)
 	if r.opts.Concurrency <= 1 || size <= part {
 		rd, err := r.bucket.NewReader(ctx, key, nil)
@@ -185,7 +208,7 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, w io.
 		}
 		defer rd.Close()
 		// Read one byte past the expected size so a longer blob is detected as a mismatch.
-		return io.Copy(w, ctxReader{ctx, io.LimitReader(rd, size+1)})
+		return io.Copy(io.MultiWriter(dst, check), ctxReader{ctx, io.LimitReader(rd, size+1)})
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -199,10 +222,25 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, w io.
 		results[i] = make(chan result, 1)
 	}
 	slots := make(chan struct{}, r.opts.Concurrency)
-	pool := sync.Pool{New: func() any { b := make([]byte, part); return &b }}
+	// Part buffers are kept for the whole file: a sync.Pool is emptied by the GC, and each
+	// fresh buffer costs page faults. At most Concurrency exist (one per slot).
+	free := make(chan []byte, r.opts.Concurrency)
+	getBuf := func() []byte {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return make([]byte, part)
+		}
+	}
+	// On return, cancel what is still in flight and wait for it: no goroutine may write to
+	// dst after this function returns. The launcher counts in wg too, so that its Adds
+	// happen while the counter is above zero.
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() { cancel(); wg.Wait() }()
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for i := 0; i < nParts; i++ {
 			select {
 			case slots <- struct{}{}:
@@ -214,38 +252,45 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, w io.
 				defer wg.Done()
 				off := int64(i) * part
 				length := min(part, size-off)
-				bp := pool.Get().(*[]byte)
-				buf := (*bp)[:length]
+				buf := getBuf()[:length]
 				err := r.readRange(ctx, key, off, buf)
+				if err == nil {
+					if _, werr := dst.WriteAt(buf, off); werr != nil {
+						err = fmt.Errorf("write %s: %w", dst.Name(), werr)
+					}
+				}
 				results[i] <- result{buf: buf, err: err}
 			}(i)
 		}
 	}()
-	var written int64
+	var done, flushed int64
 	for i := 0; i < nParts; i++ {
 		var res result
 		select {
 		case res = <-results[i]:
 		case <-ctx.Done():
-			return written, ctx.Err()
+			return done, ctx.Err()
 		}
 		if res.err != nil {
-			return written, res.err
+			return done, res.err
 		}
-		n, err := w.Write(res.buf)
-		written += int64(n)
-		b := res.buf[:cap(res.buf)]
-		pool.Put(&b)
+		n, err := check.Write(res.buf)
+		done += int64(n)
+		free <- res.buf[:cap(res.buf)]
 		<-slots
 		if err != nil {
-			return written, err
+			return done, err
+		}
+		if done-flushed >= writebackChunk {
+			startWriteback(dst, flushed, done-flushed)
+			flushed = done
 		}
 	}
 	// A blob longer than the manifest says is as wrong as a shorter one.
 	if attrs, err := r.bucket.Attributes(ctx, key); err == nil && attrs.Size != size {
-		return written + 1, nil
+		return done + 1, nil
 	}
-	return written, nil
+	return done, nil
 }
 
 func (r *Registry) readRange(ctx context.Context, key string, off int64, buf []byte) error {
