@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"unsafe"
 
 	"github.com/mlops-dev/mlops/internal/deploy/engine"
 	"github.com/mlops-dev/mlops/internal/deploy/oip"
@@ -137,7 +138,7 @@ func (b *Backend) Outputs() []engine.TensorMeta { return b.outputs }
 func (b *Backend) Run(ctx context.Context, inputs []*oip.Tensor, outputs []string) ([]*oip.Tensor, error) {
 	feed := make(map[string]*runtime.Tensor, len(inputs))
 	for _, t := range inputs {
-		rt := &runtime.Tensor{DataType: toONNX(t.Datatype), Shape: t.Shape, Data: t.Data}
+		rt := &runtime.Tensor{DataType: toONNX(t.Datatype), Shape: t.Shape, Data: aligned(t.Data)}
 		if t.Datatype == oip.BYTES {
 			rt.Strings = make([]string, len(t.Strings))
 			for i, s := range t.Strings {
@@ -177,6 +178,26 @@ func (b *Backend) Run(ctx context.Context, inputs []*oip.Tensor, outputs []strin
 		out[i] = t
 	}
 	return out, nil
+}
+
+// tensorAlign is the alignment ONNX Runtime's CPU allocator gives tensors,
+// which its vector kernels are tuned for.
+const tensorAlign = 64
+
+// aligned returns b, or a copy of it at a tensorAlign boundary when b is
+// not at one. Tensor bytes of a binary request sit wherever the JSON header
+// before them ends; run in place, the first layers' vector loads straddle
+// cache lines (in-process on the MiniLM-size encoder, a 3-byte offset cost
+// 0.3-0.8 ms of ~20 ms per run). The copy costs microseconds.
+func aligned(b []byte) []byte {
+	if len(b) == 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%tensorAlign == 0 {
+		return b
+	}
+	buf := make([]byte, len(b)+tensorAlign)
+	off := int(tensorAlign-uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%tensorAlign) % tensorAlign
+	out := buf[off : off+len(b) : off+len(b)]
+	copy(out, b)
+	return out
 }
 
 // Close implements engine.Backend; it waits for runs in progress.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,13 @@ type Metrics struct {
 	predictions *prometheus.CounterVec
 	// PayloadsDropped counts sampled payloads the payload log could not keep up with.
 	PayloadsDropped prometheus.Counter
+
+	mu sync.Mutex
+	// served holds, per model, every version that has been primary or
+	// canary: when one stops serving, its per-version series are dropped, so
+	// that a server reloading new versions for months (--poll) keeps a
+	// bounded set of series.
+	served map[string]map[string]bool
 }
 
 const ns = "mlops_serve"
@@ -37,7 +45,7 @@ var secondsBuckets = prometheus.ExponentialBucketsRange(0.0001, 30, 20)
 // a collector reading queue lengths from eng.
 func NewMetrics(eng func() *engine.Engine) *Metrics {
 	r := prometheus.NewRegistry()
-	m := &Metrics{
+	m := &Metrics{served: map[string]map[string]bool{},
 		Registry: r,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
 			Help: "Inference requests by model, version and outcome (success, invalid, rejected, timeout, cancelled, error)."}, []string{"model", "version", "outcome"}),
@@ -77,12 +85,43 @@ func (m *Metrics) Load(model, _ string, outcome string) {
 
 // Serving implements engine.Observer.
 func (m *Metrics) Serving(model, primary, canary string) {
+	m.dropRetired(model, primary, canary)
 	m.serving.DeletePartialMatch(prometheus.Labels{"model": model})
 	if primary != "" {
 		m.serving.WithLabelValues(model, primary, "primary").Set(1)
 	}
 	if canary != "" {
 		m.serving.WithLabelValues(model, canary, "canary").Set(1)
+	}
+}
+
+// dropRetired deletes the per-version series of model's versions other than
+// the ones now serving. A retired version's last counts are lost if they were
+// not scraped yet; its requests still draining may bring a series back,
+// which the next change of version removes again.
+func (m *Metrics) dropRetired(model string, serving ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := m.served[model]
+	if seen == nil {
+		seen = map[string]bool{}
+		m.served[model] = seen
+	}
+	now := map[string]bool{}
+	for _, v := range serving {
+		if v != "" {
+			now[v] = true
+			seen[v] = true
+		}
+	}
+	for v := range seen {
+		if now[v] {
+			continue
+		}
+		l := prometheus.Labels{"model": model, "version": v}
+		for _, c := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.requests, m.duration, m.queue, m.compute, m.batch, m.predictions} {
+			c.DeletePartialMatch(l)
+		}
 	}
 }
 

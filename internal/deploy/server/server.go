@@ -295,7 +295,7 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*oip.Infer
 	if r.ContentLength > s.cfg.MaxRequestBytes {
 		return nil, oip.Errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d-byte limit (--max-request-bytes)", r.ContentLength, s.cfg.MaxRequestBytes)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes), r.ContentLength)
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
@@ -311,6 +311,24 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*oip.Infer
 		}
 	}
 	return oip.DecodeRequest(body, headerLen)
+}
+
+// readBody reads a whole request body. With a Content-Length (which
+// net/http holds the body to, and which the caller has checked against the
+// limit) it is read into one buffer of that size, instead of io.ReadAll's
+// doubling, which copies a large tensor payload several times over.
+func readBody(body io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength <= 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, contentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("body ended before its Content-Length of %d bytes: %w", contentLength, err)
+		}
+		return nil, err
+	}
+	return buf, nil
 }
 
 func outcomeOf(status int, err error) string {

@@ -313,3 +313,30 @@ func TestMetricsExposition(t *testing.T) {
 		}
 	}
 }
+
+// A version that stops serving takes its per-version series with it, so a
+// server that reloads for months keeps a bounded set of series.
+func TestMetricsDropRetiredVersions(t *testing.T) {
+	ts, l, _ := newTestServer(t, Config{})
+	req := []byte(`{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,9,3,4]}]}`)
+	do(t, "POST", ts.URL+"/v2/models/scale/infer", req, nil)
+	l.Set("scale.onnx", enginetest.Scale("2", 3, 4, 0))
+	if st, _, b := do(t, "POST", ts.URL+"/v2/repository/models/scale/load", nil, nil); st != 200 {
+		t.Fatalf("load %d %s", st, b)
+	}
+	do(t, "POST", ts.URL+"/v2/models/scale/infer", req, nil)
+	_, _, b := do(t, "GET", ts.URL+"/metrics", nil, nil)
+	m := string(b)
+	if !strings.Contains(m, `mlops_serve_requests_total{model="scale",outcome="success",version="2"} 1`) {
+		t.Errorf("version 2 not counted:\n%s", m)
+	}
+	for _, gone := range []string{`model="scale",outcome="success",version="1"`, `mlops_serve_batch_size_count{model="scale",version="1"}`,
+		`mlops_serve_predictions_total{class="1",model="scale",version="1"}`} {
+		if strings.Contains(m, gone) {
+			t.Errorf("retired version 1 still has %s", gone)
+		}
+	}
+	if !strings.Contains(m, `mlops_serve_model_serving{model="echo",role="primary",version="7"} 1`) {
+		t.Error("other models' series must stay")
+	}
+}
