@@ -126,12 +126,15 @@ type boto3 struct {
 
 func startBoto3(b *testing.B, endpoint string) *boto3 {
 	script := `
-import boto3, os, resource, sys, time
+import boto3, os, sys, time
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
 for line in sys.stdin:
     op, _, path = line.strip().partition(" ")
     if op == "rss":
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so it
+        # would report the Go test process's peak at the time it started us.
+        hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+        print(int(hwm.split()[1]) / 1024, flush=True)
         continue
     os.sync()
     t = time.time()
