@@ -16,23 +16,20 @@ import (
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"github.com/mlops-dev/mlops/internal/runtime"
 	"github.com/mlops-dev/mlops/internal/testutil"
+	"github.com/mlops-dev/mlops/internal/testutil/corpus"
 )
-
-const corpusRoot = "/usr/share/libonnx-testdata/data"
 
 // corpusModels lists model.onnx files of the ONNX backend test corpus.
 func corpusModels(t *testing.T, sets ...string) []string {
 	t.Helper()
+	root := corpus.Require(t)
 	var out []string
 	for _, s := range sets {
-		m, _ := filepath.Glob(filepath.Join(corpusRoot, s, "*", "model.onnx"))
+		m, _ := filepath.Glob(filepath.Join(root, s, "*", "model.onnx"))
 		out = append(out, m...)
 	}
 	if len(out) == 0 {
-		if os.Getenv("MLOPS_REQUIRE_CORPUS") == "1" { // set by make test
-			t.Fatalf("MLOPS_REQUIRE_CORPUS=1 but the ONNX backend corpus is missing under %s: run make setup as root", corpusRoot)
-		}
-		t.Skipf("ONNX backend corpus not installed under %s (scripts/setup-debian.sh installs it)", corpusRoot)
+		t.Fatalf("no model.onnx under %s for %v", root, sets)
 	}
 	sort.Strings(out)
 	return out

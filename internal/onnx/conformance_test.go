@@ -2,18 +2,14 @@ package onnx_test
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/testutil/corpus"
 )
-
-// corpusRoot is where Debian's libonnx-testdata installs the ONNX backend
-// test models (scripts/setup-debian.sh installs it; CI always has it).
-const corpusRoot = "/usr/share/libonnx-testdata/data"
 
 var corpusDirs = []string{"node", "pytorch-converted", "pytorch-operator", "simple"}
 
@@ -21,12 +17,7 @@ var corpusDirs = []string{"node", "pytorch-converted", "pytorch-operator", "simp
 // checks it, and round-trips it: decode → encode → decode must give an
 // equal message (unknown fields included) and re-encoding must be stable.
 func TestConformanceCorpus(t *testing.T) {
-	if _, err := os.Stat(corpusRoot); err != nil {
-		if os.Getenv("MLOPS_REQUIRE_CORPUS") == "1" { // set by make test
-			t.Fatalf("MLOPS_REQUIRE_CORPUS=1 but the ONNX backend corpus is missing under %s: run make setup as root", corpusRoot)
-		}
-		t.Skipf("ONNX backend corpus not found at %s (install Debian's libonnx-testdata: scripts/setup-debian.sh)", corpusRoot)
-	}
+	corpusRoot := corpus.Require(t)
 	var loaded, checked, roundTripped, total int
 	tmp := t.TempDir()
 	for _, dir := range corpusDirs {

@@ -15,10 +15,8 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
+	"github.com/mlops-dev/mlops/internal/testutil/corpus"
 )
-
-// corpusRoot is Debian's libonnx-testdata (scripts/setup-debian.sh installs it).
-const corpusRoot = "/usr/share/libonnx-testdata/data"
 
 // conformanceCounts is what TestConformanceRoundTrip reports.
 type conformanceCounts struct {
@@ -36,16 +34,14 @@ func TestConformanceRoundTrip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the corpus run in -short mode")
 	}
+	corpusRoot := corpus.Require(t)
 	var models []string
 	for _, sub := range []string{"node", "pytorch-converted", "pytorch-operator", "simple"} {
 		found, _ := filepath.Glob(filepath.Join(corpusRoot, sub, "*", "model.onnx"))
 		models = append(models, found...)
 	}
 	if len(models) == 0 {
-		if os.Getenv("MLOPS_REQUIRE_ORT") == "1" {
-			t.Fatalf("no models under %s: install Debian's libonnx-testdata (scripts/setup-debian.sh)", corpusRoot)
-		}
-		t.Skipf("skipping: no models under %s (install Debian's libonnx-testdata)", corpusRoot)
+		t.Fatalf("no model.onnx under %s", corpusRoot)
 	}
 	sort.Strings(models)
 	r := openRuntime(t)

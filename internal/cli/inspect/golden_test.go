@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/testutil/corpus"
 )
 
 // goldenModels maps each golden file (written by testdata/golden/generate.py
 // with python3-onnx) to its model. Corpus models come from Debian's
-// libonnx-testdata; the test skips a model whose file is not installed,
-// unless MLOPS_REQUIRE_CORPUS=1.
+// libonnx-testdata (corpus.Root): without it those cases skip, or fail
+// under MLOPS_REQUIRE_CORPUS=1 (make test).
 var goldenModels = map[string]string{
 	"sample":              "testdata/sample/sample.onnx",
 	"fmnist_mlp":          "../../../testdata/fmnist/mlp.onnx",
@@ -38,14 +39,11 @@ func TestInspectJSONGolden(t *testing.T) {
 	for name, model := range goldenModels {
 		t.Run(name, func(t *testing.T) {
 			golden := filepath.Join("testdata", "golden", name+".json")
+			if strings.HasPrefix(model, corpus.Root) {
+				corpus.Require(t)
+			}
 			if _, err := os.Stat(model); err != nil {
-				if strings.HasPrefix(model, "/usr/share/") && os.Getenv("MLOPS_REQUIRE_CORPUS") != "1" {
-					t.Skipf("%s not installed (apt-get install libonnx-testdata)", model)
-				}
-				if _, gerr := os.Stat(golden); gerr != nil {
-					t.Skipf("neither %s nor its golden file exist yet", model)
-				}
-				t.Fatalf("golden file %s exists but the model is missing: %v", golden, err)
+				t.Fatalf("model %s of golden file %s is missing: %v", model, golden, err)
 			}
 			want := readJSON(t, golden)
 			if want == nil {

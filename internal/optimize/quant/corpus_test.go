@@ -13,10 +13,9 @@ import (
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"github.com/mlops-dev/mlops/internal/runtime"
+	"github.com/mlops-dev/mlops/internal/testutil/corpus"
 	"google.golang.org/protobuf/proto"
 )
-
-const corpusRoot = "/usr/share/libonnx-testdata/data"
 
 // oneBatch is a data.Source with a single batch, for calibrating corpus
 // models on their own test inputs.
@@ -98,12 +97,7 @@ func corpusInputs(t *testing.T, dir string, m *onnx.Model) (map[string]*runtime.
 // weights are graph inputs. Every result must load and run in ORT.
 func TestBackendCorpus(t *testing.T) {
 	rt := openRuntime(t)
-	if _, err := os.Stat(corpusRoot); err != nil {
-		if os.Getenv("MLOPS_REQUIRE_CORPUS") == "1" { // set by make test
-			t.Fatalf("MLOPS_REQUIRE_CORPUS=1 but the ONNX backend corpus is missing under %s: run make setup as root", corpusRoot)
-		}
-		t.Skipf("skipping: %s not installed", corpusRoot)
-	}
+	corpusRoot := corpus.Require(t)
 	dirs, _ := filepath.Glob(filepath.Join(corpusRoot, "*", "test_*"))
 	var candidates, dynamicOK, staticOK, rejected, opsetTooOld, notRunnable int
 	var failed []string
