@@ -19,7 +19,7 @@ func TestPushRefusesFileChangedBetweenPasses(t *testing.T) {
 		data[i] = byte(i * 7)
 	}
 	model := writeModel(t, dir, "m.onnx", data)
-	files, paths, crcs, _, err := collectFiles(ctx, model, nil)
+	files, _, err := collectFiles(ctx, model, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestPushRefusesFileChangedBetweenPasses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "m.onnx.data"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = r.uploadFile(ctx, paths[1], files[1], crcs[1], nil)
+	err = r.uploadFile(ctx, files[1], nil)
 	if !errors.Is(err, ErrChecksum) {
 		t.Fatalf("upload of a changed file: %v, want ErrChecksum", err)
 	}
@@ -38,7 +38,7 @@ func TestPushRefusesFileChangedBetweenPasses(t *testing.T) {
 		t.Fatal("the changed content was stored under the old sha256")
 	}
 	// Unchanged files upload.
-	if err := r.uploadFile(ctx, paths[0], files[0], crcs[0], nil); err != nil {
+	if err := r.uploadFile(ctx, files[0], nil); err != nil {
 		t.Fatal(err)
 	}
 }

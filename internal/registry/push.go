@@ -46,16 +46,18 @@ func (r *Registry) Push(ctx context.Context, modelPath, name string, opts PushOp
 	if err != nil {
 		return nil, err
 	}
-	files, paths, crcs, sig, err := collectFiles(ctx, abs, opts.Progress)
+	locals, sig, err := collectFiles(ctx, abs, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
 	var total int64
-	for i, f := range files {
-		if err := r.uploadFile(ctx, paths[i], f, crcs[i], opts.Progress); err != nil {
+	files := make([]File, len(locals))
+	for i, lf := range locals {
+		if err := r.uploadFile(ctx, lf, opts.Progress); err != nil {
 			return nil, err
 		}
-		total += f.Size
+		files[i] = lf.File
+		total += lf.Size
 	}
 	m := &Manifest{
 		SchemaVersion: SchemaVersion,
@@ -80,53 +82,59 @@ func (r *Registry) Push(ctx context.Context, modelPath, name string, opts PushOp
 	return m, nil
 }
 
+// localFile is one file of a model being pushed: its manifest entry, where it is on disk, and
+// the CRC-32C of the hashing pass, which the upload pass recomputes to catch a file changed in
+// between at a fraction of the cost of a second sha256.
+type localFile struct {
+	File
+	path string
+	crc  uint32
+}
+
 // collectFiles scans the model, finds its external data files and hashes everything.
-func collectFiles(ctx context.Context, modelPath string, progress ProgressFunc) (files []File, paths []string, crcs []uint32, sig *Signature, err error) {
+func collectFiles(ctx context.Context, modelPath string, progress ProgressFunc) ([]localFile, *Signature, error) {
 	fh, err := os.Open(modelPath)
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("open model: %w", err)
+		return nil, nil, fmt.Errorf("open model: %w", err)
 	}
 	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, nil, nil, nil, fmt.Errorf("%w: %s is not a regular file; pass the .onnx model file", ErrInvalid, modelPath)
+		return nil, nil, fmt.Errorf("%w: %s is not a regular file; pass the .onnx model file", ErrInvalid, modelPath)
 	}
 	scan, err := scanModel(fh, st.Size())
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
+		return nil, nil, fmt.Errorf("%s: %w", modelPath, err)
 	}
 	dir := filepath.Dir(modelPath)
 	rels := append([]string{filepath.Base(modelPath)}, scan.ExternalFiles...)
-	files = make([]File, 0, len(rels))
-	paths = make([]string, 0, len(rels))
+	files := make([]localFile, 0, len(rels))
 	for i, rel := range rels {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		fi, err := os.Stat(p)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, nil, nil, nil, fmt.Errorf("%w: the model references external data %q, which is not at %s; keep data files next to the model", ErrInvalid, rel, p)
+				return nil, nil, fmt.Errorf("%w: the model references external data %q, which is not at %s; keep data files next to the model", ErrInvalid, rel, p)
 			}
-			return nil, nil, nil, nil, err
+			return nil, nil, err
 		}
 		if !fi.Mode().IsRegular() {
-			return nil, nil, nil, nil, fmt.Errorf("%w: external data %s is not a regular file", ErrInvalid, p)
+			return nil, nil, fmt.Errorf("%w: external data %s is not a regular file", ErrInvalid, p)
 		}
 		sum, err := hashFile(ctx, p, rel, fi.Size(), progress)
 		if err != nil {
-			return nil, nil, nil, nil, err
+			return nil, nil, err
 		}
 		role := "external_data"
 		if i == 0 {
 			role = "model"
 		}
-		files = append(files, File{Path: rel, SHA256: sum.sha256, Size: fi.Size(), Role: role})
-		paths = append(paths, p)
-		crcs = append(crcs, sum.crc)
+		files = append(files, localFile{File: File{Path: rel, SHA256: sum.sha256, Size: fi.Size(), Role: role}, path: p, crc: sum.crc})
 	}
-	return files, paths, crcs, &scan.Signature, nil
+	return files, &scan.Signature, nil
 }
 
 // claimVersion writes the manifest as version max+1, retrying with a higher number when another

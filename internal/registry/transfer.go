@@ -52,8 +52,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 const copyBufSize = 1 << 20
 
 // fileSum is what the hashing pass of push learns about a file: its sha256 (the blob's name)
-// and its CRC-32C, which the upload pass recomputes to catch a file changed in between at a
-// fraction of the cost of a second sha256.
+// and its CRC-32C (see localFile).
 type fileSum struct {
 	sha256 string
 	crc    uint32
@@ -90,7 +89,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // uploadFile streams a local file to blobs/sha256/<sha>, retrying transient failures. An
 // interrupted upload (error or cancelled ctx) is aborted by the driver and leaves no blob.
-func (r *Registry) uploadFile(ctx context.Context, path string, f File, crc uint32, progress ProgressFunc) error {
+func (r *Registry) uploadFile(ctx context.Context, f localFile, progress ProgressFunc) error {
 	key := blobKey(f.SHA256)
 	// An error here (fileblob can see a concurrent writer's half-written attributes) just means
 	// we upload: writing identical content under a content-addressed key is harmless.
@@ -105,7 +104,7 @@ func (r *Registry) uploadFile(ctx context.Context, path string, f File, crc uint
 				return berr
 			}
 		}
-		err = r.uploadOnce(ctx, path, key, f, crc, progress)
+		err = r.uploadOnce(ctx, key, f, progress)
 		if !transient(ctx, err) {
 			break
 		}
@@ -116,8 +115,8 @@ func (r *Registry) uploadFile(ctx context.Context, path string, f File, crc uint
 	return nil
 }
 
-func (r *Registry) uploadOnce(ctx context.Context, path, key string, f File, crc uint32, progress ProgressFunc) error {
-	in, err := os.Open(path)
+func (r *Registry) uploadOnce(ctx context.Context, key string, f localFile, progress ProgressFunc) error {
+	in, err := os.Open(f.path)
 	if err != nil {
 		return err
 	}
@@ -137,8 +136,8 @@ func (r *Registry) uploadOnce(ctx context.Context, path, key string, f File, crc
 	cw := &countingWriter{w: w, p: Progress{Op: "upload", File: f.Path, Total: f.Size}, progress: progress}
 	c := crc32.New(castagnoli)
 	n, err := io.CopyBuffer(io.MultiWriter(cw, c), ctxReader{ctx, in}, make([]byte, copyBufSize))
-	if err == nil && (n != f.Size || c.Sum32() != crc) {
-		err = fmt.Errorf("%w: %s changed while it was being pushed; push again", ErrChecksum, path)
+	if err == nil && (n != f.Size || c.Sum32() != f.crc) {
+		err = fmt.Errorf("%w: %s changed while it was being pushed; push again", ErrChecksum, f.path)
 	}
 	if err != nil {
 		cancel() // abort: the driver discards the partial upload
@@ -211,7 +210,6 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *
 		return io.Copy(io.MultiWriter(dst, check), ctxReader{ctx, io.LimitReader(rd, size+1)})
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	nParts := int((size + part - 1) / part)
 	type result struct {
 		buf []byte
@@ -221,17 +219,13 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *
 	for i := range results {
 		results[i] = make(chan result, 1)
 	}
-	slots := make(chan struct{}, r.opts.Concurrency)
-	// Part buffers are kept for the whole file: a sync.Pool is emptied by the GC, and each
-	// fresh buffer costs page faults. At most Concurrency exist (one per slot).
-	free := make(chan []byte, r.opts.Concurrency)
-	getBuf := func() []byte {
-		select {
-		case b := <-free:
-			return b
-		default:
-			return make([]byte, part)
-		}
+	// bufs is both the limit on parts in flight and their buffers, kept for the whole file
+	// (a sync.Pool is emptied by the GC, and each fresh buffer costs page faults): it starts
+	// with Concurrency empty tokens, a fetcher takes one (allocating on first use) and the
+	// in-order loop gives it back once the part is hashed.
+	bufs := make(chan []byte, r.opts.Concurrency)
+	for range r.opts.Concurrency {
+		bufs <- nil
 	}
 	// On return, cancel what is still in flight and wait for it: no goroutine may write to
 	// dst after this function returns. The launcher counts in wg too, so that its Adds
@@ -242,17 +236,20 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *
 	go func() {
 		defer wg.Done()
 		for i := 0; i < nParts; i++ {
+			var buf []byte
 			select {
-			case slots <- struct{}{}:
+			case buf = <-bufs:
 			case <-ctx.Done():
 				return
 			}
+			if buf == nil {
+				buf = make([]byte, part)
+			}
 			wg.Add(1)
-			go func(i int) {
+			go func(i int, buf []byte) {
 				defer wg.Done()
 				off := int64(i) * part
-				length := min(part, size-off)
-				buf := getBuf()[:length]
+				buf = buf[:min(part, size-off)]
 				err := r.readRange(ctx, key, off, buf)
 				if err == nil {
 					if _, werr := dst.WriteAt(buf, off); werr != nil {
@@ -260,7 +257,7 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *
 					}
 				}
 				results[i] <- result{buf: buf, err: err}
-			}(i)
+			}(i, buf)
 		}
 	}()
 	var done, flushed int64
@@ -276,8 +273,7 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *
 		}
 		n, err := check.Write(res.buf)
 		done += int64(n)
-		free <- res.buf[:cap(res.buf)]
-		<-slots
+		bufs <- res.buf[:cap(res.buf)]
 		if err != nil {
 			return done, err
 		}
