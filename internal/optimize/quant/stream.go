@@ -5,10 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
@@ -105,45 +103,30 @@ const readChunk = 1 << 20
 
 // readFloats fills vals from f at off with reads split across cores (the
 // kernel's copy out of the page cache is most of the cost of streaming a
-// model held in RAM) and returns the range of the finite values read.
+// model held in RAM) and returns the range of the finite values read. Each
+// core reads its share readChunk bytes at a time and takes their range
+// while they are still in cache.
 func readFloats(f *os.File, off int64, vals []float32) (lo, hi float32, err error) {
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 4*len(vals))
-	chunks := (len(raw) + readChunk - 1) / readChunk
-	workers := min(goruntime.GOMAXPROCS(0), chunks)
-	var (
-		next atomic.Int64
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-	)
+	var mu sync.Mutex
 	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wlo, whi := float32(math.Inf(1)), float32(math.Inf(-1))
-			var werr error
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= chunks {
-					break
-				}
-				a, b := c*readChunk, min((c+1)*readChunk, len(raw))
-				if _, werr = f.ReadAt(raw[a:b], off+int64(a)); werr != nil {
-					next.Store(int64(chunks)) // stop the others
-					break
-				}
-				l, h := minMax(vals[a/4 : b/4])
+	parallelFor(len(vals), func(a, b int) {
+		wlo, whi := float32(math.Inf(1)), float32(math.Inf(-1))
+		var werr error
+		for c := a; c < b && werr == nil; c += readChunk / 4 {
+			part := vals[c:min(c+readChunk/4, b)]
+			raw := unsafe.Slice((*byte)(unsafe.Pointer(&part[0])), 4*len(part))
+			if _, werr = f.ReadAt(raw, off+4*int64(c)); werr == nil {
+				l, h := minMax(part)
 				wlo, whi = min(wlo, l), max(whi, h)
 			}
-			mu.Lock()
-			lo, hi = min(lo, wlo), max(hi, whi)
-			if werr != nil && err == nil {
-				err = werr
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+		}
+		mu.Lock()
+		lo, hi = min(lo, wlo), max(hi, whi)
+		if err == nil {
+			err = werr
+		}
+		mu.Unlock()
+	})
 	return lo, hi, err
 }
 

@@ -72,7 +72,8 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 	}
 	var dst []byte
 	if r.spill != nil && len(data) >= spillThreshold {
-		// The bytes go to the spill file right below: reuse one buffer.
+		// spill.put below moves exactly these tensors (len >=
+		// spillThreshold) to the spill file: one buffer serves them all.
 		if cap(r.qbuf) < len(data) {
 			r.qbuf = make([]byte, len(data))
 		}
@@ -109,9 +110,6 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 	}
 	if err := r.spill.put(qt); err != nil {
 		return nil, "", err
-	}
-	if dst != nil && qt.RawData != nil {
-		return nil, "", fmt.Errorf("internal error: quantized %s was not spilled", t.GetName())
 	}
 	w.Data = nil // the tensor (or the spill file) owns the bytes now
 	c.owner.addInit(qt)
