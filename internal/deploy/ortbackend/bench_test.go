@@ -86,24 +86,16 @@ func drive(c int, d time.Duration, fn func() error) loadResult {
 //   - encoder: a MiniLM-sized transformer encoder (testmodels.Encoder, 1.4 G
 //     multiply-adds per sequence of 128), the size of model one serves in
 //     production, where compute dominates and the ratio shows what the
-//     server costs a real deployment. Served as one instance using every
-//     core (--instances 1; ONNX Runtime's default threads), as one would a
-//     model this size, and compared with one in-process session with the
-//     same threads.
+//     server costs a real deployment.
+//
+// Both sides use single-threaded sessions: the server runs two instances
+// (one per core), the in-process side one session called from c goroutines.
 func BenchmarkServeVsInProcess(b *testing.B) {
-	type benchModel struct {
-		name, path string
-		input      string
-		shape      []int64
-		x          []float32
-		so         runtime.SessionOptions
-		opts       engine.Options
-	}
 	img := images(rand.New(rand.NewPCG(5, 6)), 1)
 	small := engine.Options{Instances: 2, MaxBatchSize: 64, QueueSize: 4096}
 	models := []benchModel{
-		{"mlp", mlpPath, "input", []int64{1, 1, 28, 28}, img, runtime.SessionOptions{IntraOpThreads: 1}, small},
-		{"cnn", cnnPath, "input", []int64{1, 1, 28, 28}, img, runtime.SessionOptions{IntraOpThreads: 1}, small},
+		{"mlp", mlpPath, "input", []int64{1, 1, 28, 28}, img, small},
+		{"cnn", cnnPath, "input", []int64{1, 1, 28, 28}, img, small},
 	}
 	enc, err := testmodels.Encoder(true)
 	if err != nil {
@@ -115,27 +107,32 @@ func BenchmarkServeVsInProcess(b *testing.B) {
 	}
 	models = append(models, benchModel{"encoder", encPath, "hidden",
 		[]int64{1, testmodels.EncoderSeq, testmodels.EncoderHidden}, testmodels.EncoderInput(1),
-		runtime.SessionOptions{IntraOpThreads: 1}, engine.Options{Instances: 2, MaxBatchSize: 8, QueueSize: 4096}})
+		engine.Options{Instances: 2, MaxBatchSize: 8, QueueSize: 4096}})
 	for _, m := range models {
-		b.Run(m.name, func(b *testing.B) {
-			benchServeVsInProcess(b, m.path, m.input, m.shape, m.x, m.so, m.opts)
-		})
+		b.Run(m.name, func(b *testing.B) { benchServeVsInProcess(b, m) })
 	}
 }
 
-// benchServeVsInProcess: in-process, one session with options so is called
-// from c goroutines; served, the model runs behind the HTTP server with
-// engine options opts, every instance with session options so.
-func benchServeVsInProcess(b *testing.B, path, input string, shape []int64, x []float32, so runtime.SessionOptions, opts engine.Options) {
+// benchModel is one model of BenchmarkServeVsInProcess: its file, its one
+// input with the batch-1 value every request sends, and how it is served.
+type benchModel struct {
+	name, path string
+	input      string
+	shape      []int64
+	x          []float32
+	opts       engine.Options
+}
+
+func benchServeVsInProcess(b *testing.B, m benchModel) {
 	rt := openRuntime(b)
-	s, err := rt.NewSession(path, so)
+	s, err := rt.NewSession(m.path, runtime.SessionOptions{IntraOpThreads: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	feed := map[string]*runtime.Tensor{input: runtime.NewTensorFloat32(shape, x)}
-	f := serveModelWith(b, path, opts, so)
-	body, hl, _ := oip.EncodeRequest(&oip.InferRequest{Inputs: []*oip.Tensor{oip.NewFP32(input, shape, x)}, BinaryOutput: true}, true)
+	feed := map[string]*runtime.Tensor{m.input: runtime.NewTensorFloat32(m.shape, m.x)}
+	f := serveModel(b, m.path, m.opts)
+	body, hl, _ := oip.EncodeRequest(&oip.InferRequest{Inputs: []*oip.Tensor{oip.NewFP32(m.input, m.shape, m.x)}, BinaryOutput: true}, true)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 	url := f.url + "/v2/models/fmnist/infer"
 	for range b.N {

@@ -76,18 +76,11 @@ func serve(t testing.TB, opts engine.Options) *fixture {
 // serveModel serves a copy of src as model "fmnist" behind an httptest server.
 func serveModel(t testing.TB, src string, opts engine.Options) *fixture {
 	t.Helper()
-	return serveModelWith(t, src, opts, runtime.SessionOptions{IntraOpThreads: 1})
-}
-
-// serveModelWith is serveModel with the ONNX Runtime session options of
-// every instance given.
-func serveModelWith(t testing.TB, src string, opts engine.Options, so runtime.SessionOptions) *fixture {
-	t.Helper()
 	rt := openRuntime(t)
 	dir := t.TempDir()
 	model := filepath.Join(dir, filepath.Base(src))
 	newVersionOf(t, src, model, 1)
-	l := &Loader{Runtime: rt, Session: so}
+	l := &Loader{Runtime: rt, Session: runtime.SessionOptions{IntraOpThreads: 1}}
 	var eng *engine.Engine
 	m := server.NewMetrics(func() *engine.Engine { return eng })
 	opts.Observer = m
