@@ -27,7 +27,6 @@ type ConvertOptions struct {
 	Runtime func() (*runtime.Runtime, error)
 	// LookPath finds the default Python (exec.LookPath in production).
 	LookPath func(string) (string, error)
-	Ctx      context.Context
 
 	Input, Out string
 	From       string
@@ -123,13 +122,12 @@ deviation, max_abs_error, parity).
   mlops convert model.onnx --import-weights tuned.safetensors -o tuned.onnx`,
 		Args: cmdutil.ExactArgs(1, "a model to convert"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			opts.Input = args[0]
 			opts.toleranceSet = cmd.Flags().Changed("tolerance")
 			if runF != nil {
 				return runF(opts)
 			}
-			return convertRun(opts)
+			return convertRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -261,7 +259,7 @@ func guessFrom(path string) string {
 	return "onnx"
 }
 
-func convertRun(o *ConvertOptions) error {
+func convertRun(ctx context.Context, o *ConvertOptions) error {
 	format, err := o.Format()
 	if err != nil {
 		return err
@@ -290,10 +288,6 @@ func convertRun(o *ConvertOptions) error {
 		if rt, err = o.Runtime(); err != nil {
 			return err
 		}
-	}
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	o.IO.Statusf("converting %s", req.Input)
 	rep, err := export.Run(ctx, rt, req)

@@ -24,7 +24,6 @@ type EvalOptions struct {
 	Format  func() (cmdutil.Format, error)
 	Runtime func() (*runtime.Runtime, error)
 	Resolve func(context.Context, string) (string, error) // MODEL/BASELINE argument → local file
-	Ctx     context.Context
 
 	Model, Baseline           string
 	Registry                  string // --registry URL for MODEL/BASELINE references
@@ -119,7 +118,6 @@ once and reused.
   mlops eval model.onnx --data x.npy --labels y.npy --output json | jq .metrics.accuracy`,
 		Args: cmdutil.ExactArgs(1, "a model to evaluate"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			opts.Model = args[0]
 			if opts.NoLatency {
 				opts.LatencyBatchSizes = nil
@@ -127,7 +125,7 @@ once and reused.
 			if runF != nil {
 				return runF(opts)
 			}
-			return evalRun(opts)
+			return evalRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -234,11 +232,7 @@ func latencyMetrics(r *evalreport.Report) {
 	}
 }
 
-func evalRun(o *EvalOptions) error {
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+func evalRun(ctx context.Context, o *EvalOptions) error {
 	format, err := o.Format()
 	if err != nil {
 		return err

@@ -67,8 +67,8 @@ func fmnistOptions(repo string, rt *runtime.Runtime, format cmdutil.Format) (*Ev
 	io, _, out, _ := cmdutil.Test()
 	return &EvalOptions{
 		IO: io, Format: func() (cmdutil.Format, error) { return format, nil },
-		Runtime: func() (*runtime.Runtime, error) { return rt, nil }, Ctx: context.Background(),
-		Model: filepath.Join(repo, "testdata/fmnist/mlp.onnx"), Data: filepath.Join(repo, "testdata/fmnist/x_test.npy"),
+		Runtime: func() (*runtime.Runtime, error) { return rt, nil },
+		Model:   filepath.Join(repo, "testdata/fmnist/mlp.onnx"), Data: filepath.Join(repo, "testdata/fmnist/x_test.npy"),
 		Labels: filepath.Join(repo, "testdata/fmnist/y_test.npy"), Task: "classification", BatchSize: 256, TopK: 5,
 		Threshold: 0.5, Bootstrap: 200, Seed: 1, LatencyBatchSizes: []int{1}, LatencyRuns: 20, Scale: 1,
 	}, out
@@ -91,7 +91,7 @@ func TestFashionMNISTMatchesGenerator(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			o, out := fmnistOptions(repo, rt, cmdutil.FormatJSON)
 			o.Model = model
-			if err := evalRun(o); err != nil {
+			if err := evalRun(context.Background(), o); err != nil {
 				t.Fatal(err)
 			}
 			var rep struct {
@@ -137,7 +137,7 @@ func TestGatesCompareAndArtifacts(t *testing.T) {
 	o.PlotsDir = filepath.Join(dir, "plots")
 	o.ReportFile = filepath.Join(dir, "report.html")
 	o.Gates = []string{"accuracy>=0.5", "f1_macro>=baseline-0.01", "accuracy>0.99"}
-	err := evalRun(o)
+	err := evalRun(context.Background(), o)
 	var ge *cmdutil.GateError
 	if !errors.As(err, &ge) || !strings.Contains(err.Error(), "accuracy>0.99") || strings.Contains(err.Error(), "f1_macro") {
 		t.Fatalf("err = %v, want a GateError naming only accuracy>0.99", err)
@@ -167,7 +167,7 @@ func TestGatesCompareAndArtifacts(t *testing.T) {
 	o, _ = fmnistOptions(repo, rt, cmdutil.FormatTable)
 	o.Limit, o.LatencyBatchSizes = 100, nil
 	o.Gates = []string{"acuracy>=0.5"}
-	err = evalRun(o)
+	err = evalRun(context.Background(), o)
 	var fe *cmdutil.FlagError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `unknown metric "acuracy"`) || !strings.Contains(err.Error(), "balanced_accuracy") {
 		t.Fatalf("err = %v", err)
@@ -185,16 +185,16 @@ func TestBadLabels(t *testing.T) {
 	o, _ := fmnistOptions(repo, rt, cmdutil.FormatTable)
 	o.Limit, o.LatencyBatchSizes = 3, nil
 	o.Labels = write("y.jsonl", "{\"label\": 1}\n{\"label\": 12}\n{\"label\": 0}\n")
-	if err := evalRun(o); err == nil || !strings.Contains(err.Error(), "label 12 at row 1 is outside the model's 10 classes") {
+	if err := evalRun(context.Background(), o); err == nil || !strings.Contains(err.Error(), "label 12 at row 1 is outside the model's 10 classes") {
 		t.Errorf("out of range: %v", err)
 	}
 	o.Labels = write("y2.jsonl", "{\"label\": 1.5}\n{\"label\": 1}\n{\"label\": 1}\n")
-	if err := evalRun(o); err == nil || !strings.Contains(err.Error(), "not an integer class id") {
+	if err := evalRun(context.Background(), o); err == nil || !strings.Contains(err.Error(), "not an integer class id") {
 		t.Errorf("non-integer: %v", err)
 	}
 	o.Limit = 0
 	o.Labels = write("y3.jsonl", "{\"label\": 1}\n{\"label\": 2}\n")
-	if err := evalRun(o); err == nil || !strings.Contains(err.Error(), "fewer rows") {
+	if err := evalRun(context.Background(), o); err == nil || !strings.Contains(err.Error(), "fewer rows") {
 		t.Errorf("count: %v", err)
 	}
 }
@@ -219,7 +219,7 @@ func TestRegistryReference(t *testing.T) {
 	o.Resolve = func(ctx context.Context, arg string) (string, error) {
 		return resolveModel(ctx, arg, url, filepath.Join(dir, "cache"))
 	}
-	if err := evalRun(o); err != nil {
+	if err := evalRun(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), filepath.Join(dir, "cache")) || !strings.Contains(out.String(), `"agreement": 1`) {

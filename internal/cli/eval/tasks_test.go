@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -38,7 +39,7 @@ func TestTabularTasksMatchSklearn(t *testing.T) {
 			o, out := fmnistOptions(repo, rt, cmdutil.FormatJSON)
 			o.Model, o.Data, o.Labels, o.LabelColumn, o.Columns = filepath.Join(dir, r.model), filepath.Join(dir, r.data), "", r.labelCol, r.columns
 			o.Task, o.BatchSize, o.LatencyBatchSizes = r.task, 64, nil
-			if err := evalRun(o); err != nil {
+			if err := evalRun(context.Background(), o); err != nil {
 				t.Fatal(err)
 			}
 			var rep struct {

@@ -19,7 +19,6 @@ type LsOptions struct {
 	IO           *cmdutil.IOStreams
 	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
 	Format       func() (cmdutil.Format, error)
-	Ctx          context.Context
 
 	Registry string
 	Name     string
@@ -52,18 +51,17 @@ aliases (alias → version)}; with NAME, an array of manifests (the fields of
 			if len(args) == 1 {
 				opts.Name = args[0]
 			}
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return lsRun(opts)
+			return lsRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
 	return cmd
 }
 
-func lsRun(opts *LsOptions) error {
+func lsRun(ctx context.Context, opts *LsOptions) error {
 	format, err := opts.Format()
 	if err != nil {
 		return err
@@ -72,10 +70,6 @@ func lsRun(opts *LsOptions) error {
 		if err := registry.ValidateName(opts.Name); err != nil {
 			return cmdutil.FlagErrorf("%v", err)
 		}
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{})
 	if err != nil {

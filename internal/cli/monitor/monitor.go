@@ -20,7 +20,6 @@ import (
 type MonitorOptions struct {
 	IO     *cmdutil.IOStreams
 	Format func() (cmdutil.Format, error)
-	Ctx    context.Context
 	Now    func() time.Time
 
 	Reference     string
@@ -107,14 +106,13 @@ or a failed --gate; outputs (report, metrics) are still written.`,
   mlops monitor --reference ref.npy --current logs/ --push http://pushgateway:9091 --output markdown`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			if opts.Reference == "" || opts.Current == "" {
 				return cmdutil.FlagErrorf("--reference and --current are both required")
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return monitorRun(opts)
+			return monitorRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -142,7 +140,7 @@ or a failed --gate; outputs (report, metrics) are still written.`,
 	return cmd
 }
 
-func monitorRun(opts *MonitorOptions) error {
+func monitorRun(ctx context.Context, opts *MonitorOptions) error {
 	format, err := opts.Format()
 	if err != nil {
 		return err
@@ -150,10 +148,6 @@ func monitorRun(opts *MonitorOptions) error {
 	copts, err := coreOptions(opts)
 	if err != nil {
 		return err
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	opts.IO.Statusf("reading %s and %s", opts.Current, opts.Reference)
 	r, err := core.Run(ctx, copts)

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -114,7 +115,7 @@ func runWith(t *testing.T, format cmdutil.Format, o *MonitorOptions) (string, st
 		o.DriftShare = 0.5
 	}
 	o.FailOnDrift = true
-	err := monitorRun(o)
+	err := monitorRun(context.Background(), o)
 	return out.String(), errOut.String(), err
 }
 

@@ -16,7 +16,6 @@ type PromoteOptions struct {
 	IO           *cmdutil.IOStreams
 	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
 	Format       func() (cmdutil.Format, error)
-	Ctx          context.Context
 
 	Registry string
 	Ref      string
@@ -47,11 +46,10 @@ action, version, previous, time).
 		Args: cmdutil.ExactArgs(1, "NAME@VERSION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ref = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return promoteRun(opts)
+			return promoteRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
@@ -59,7 +57,7 @@ action, version, previous, time).
 	return cmd
 }
 
-func promoteRun(opts *PromoteOptions) error {
+func promoteRun(ctx context.Context, opts *PromoteOptions) error {
 	format, err := opts.Format()
 	if err != nil {
 		return err
@@ -76,10 +74,6 @@ func promoteRun(opts *PromoteOptions) error {
 	}
 	if err := registry.ValidateAlias(opts.Alias); err != nil {
 		return cmdutil.FlagErrorf("--alias: %v", err)
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{})
 	if err != nil {

@@ -21,7 +21,6 @@ type PruneOptions struct {
 	IO      *cmdutil.IOStreams
 	Format  func() (cmdutil.Format, error)
 	Runtime func() (*runtime.Runtime, error)
-	Ctx     context.Context
 
 	Input, Output string
 	Force         bool
@@ -96,13 +95,12 @@ temporary file and renamed into place: nothing is left at -o on failure.
       --eval-data x_test.npy --eval-labels y_test.npy`,
 		Args: cmdutil.ExactArgs(1, "a model file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			opts.Input = args[0]
 			opts.sparsitySet = cmd.Flags().Changed("sparsity")
 			if runF != nil {
 				return runF(opts)
 			}
-			return pruneRun(opts)
+			return pruneRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -161,7 +159,7 @@ func (o *PruneOptions) request() (core.Request, error) {
 	return req, nil
 }
 
-func pruneRun(o *PruneOptions) error {
+func pruneRun(ctx context.Context, o *PruneOptions) error {
 	format, err := o.Format()
 	if err != nil {
 		return err
@@ -173,20 +171,17 @@ func pruneRun(o *PruneOptions) error {
 	if _, err := os.Stat(req.Output); err == nil && !o.Force {
 		return fmt.Errorf("%s exists: choose another output path or pass --force", req.Output)
 	}
+	var rt *runtime.Runtime
 	if req.Eval.Path != "" {
-		if req.Runtime, err = o.Runtime(); err != nil {
+		if rt, err = o.Runtime(); err != nil {
 			return err
 		}
-	}
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	req.Progress = func(st core.SearchStep) {
 		o.IO.Statusf("sparsity %.3f: accuracy %.4f (drop %.4f)", st.Sparsity, st.Accuracy, st.Drop)
 	}
 	o.IO.Statusf("pruning %s", req.Input)
-	rep, err := core.Run(ctx, req)
+	rep, err := core.Run(ctx, rt, req)
 	if errors.Is(err, core.ErrNothingToPrune) && rep != nil {
 		// A clear no-op: say what was looked at and why nothing qualified.
 		if format == cmdutil.FormatJSON {

@@ -17,7 +17,6 @@ type PullOptions struct {
 	IO           *cmdutil.IOStreams
 	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
 	Format       func() (cmdutil.Format, error)
-	Ctx          context.Context
 
 	Registry    string
 	Ref         string
@@ -63,11 +62,10 @@ left at PATH.
 		Args: cmdutil.ExactArgs(1, "the model reference NAME[@VERSION|@ALIAS]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ref = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return pullRun(opts)
+			return pullRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -78,7 +76,7 @@ left at PATH.
 	return cmd
 }
 
-func pullRun(opts *PullOptions) error {
+func pullRun(ctx context.Context, opts *PullOptions) error {
 	format, err := opts.Format()
 	if err != nil {
 		return err
@@ -89,10 +87,6 @@ func pullRun(opts *PullOptions) error {
 	}
 	if opts.PartSizeMiB < 1 || opts.PartSizeMiB > 1024 || opts.Concurrency < 1 || opts.Concurrency > 64 {
 		return cmdutil.FlagErrorf("--part-size must be 1-1024 MiB and --concurrency 1-64")
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
 	if err != nil {

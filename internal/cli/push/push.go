@@ -19,7 +19,6 @@ type PushOptions struct {
 	IO           *cmdutil.IOStreams
 	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
 	Format       func() (cmdutil.Format, error)
-	Ctx          context.Context
 
 	Registry       string
 	Model          string
@@ -69,11 +68,10 @@ dim_names), metadata, metrics, message.
 		Args: cmdutil.ExactArgs(2, "MODEL and NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Model, opts.Name = args[0], args[1]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return pushRun(opts)
+			return pushRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -89,7 +87,7 @@ dim_names), metadata, metrics, message.
 	return cmd
 }
 
-func pushRun(opts *PushOptions) error {
+func pushRun(ctx context.Context, opts *PushOptions) error {
 	format, err := opts.Format()
 	if err != nil {
 		return err
@@ -113,10 +111,6 @@ func pushRun(opts *PushOptions) error {
 	var lineage *registry.Lineage
 	if opts.Parent != "" || opts.Transformation != "" {
 		lineage = &registry.Lineage{Parent: opts.Parent, Transformation: opts.Transformation}
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
 	if err != nil {

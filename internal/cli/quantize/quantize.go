@@ -23,7 +23,6 @@ type QuantizeOptions struct {
 	IO      *cmdutil.IOStreams
 	Format  func() (cmdutil.Format, error)
 	Runtime func() (*runtime.Runtime, error)
-	Ctx     context.Context
 
 	Input, Output string
 	Force         bool
@@ -97,7 +96,6 @@ output cosine and the SNR of every quantized layer, worst first.
   mlops quantize cnn.onnx --eval-data x_test.npy --eval-labels y_test.npy --output json`,
 		Args: cmdutil.RangeArgs(1, 2, "a model to quantize and optionally the output path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			opts.Input = args[0]
 			if len(args) > 1 {
 				opts.Output = args[1]
@@ -108,7 +106,7 @@ output cosine and the SNR of every quantized layer, worst first.
 			if runF != nil {
 				return runF(opts)
 			}
-			return quantizeRun(opts)
+			return quantizeRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -196,7 +194,7 @@ func (o *QuantizeOptions) request() (quant.Request, error) {
 	return req, nil
 }
 
-func quantizeRun(o *QuantizeOptions) error {
+func quantizeRun(ctx context.Context, o *QuantizeOptions) error {
 	format, err := o.Format()
 	if err != nil {
 		return err
@@ -213,10 +211,6 @@ func quantizeRun(o *QuantizeOptions) error {
 		if rt, err = o.Runtime(); err != nil {
 			return err
 		}
-	}
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	o.IO.Statusf("quantizing %s (%s)", req.Input, req.Options.Mode)
 	rep, err := quant.Run(ctx, rt, req)

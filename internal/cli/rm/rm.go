@@ -16,7 +16,6 @@ type RmOptions struct {
 	IO           *cmdutil.IOStreams
 	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
 	Format       func() (cmdutil.Format, error)
-	Ctx          context.Context
 
 	Registry string
 	Ref      string
@@ -43,18 +42,17 @@ uses are deleted; the version number is never reused.
 		Args:    cmdutil.ExactArgs(1, "NAME@VERSION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ref = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return rmRun(opts)
+			return rmRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
 	return cmd
 }
 
-func rmRun(opts *RmOptions) error {
+func rmRun(ctx context.Context, opts *RmOptions) error {
 	format, err := opts.Format()
 	if err != nil {
 		return err
@@ -65,10 +63,6 @@ func rmRun(opts *RmOptions) error {
 	}
 	if ref.Version == 0 {
 		return cmdutil.FlagErrorf("rm needs an explicit version, NAME@VERSION (not %q)", opts.Ref)
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{})
 	if err != nil {

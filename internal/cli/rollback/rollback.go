@@ -17,7 +17,6 @@ type RollbackOptions struct {
 	IO           *cmdutil.IOStreams
 	OpenRegistry func(context.Context, string, registry.Options) (*registry.Registry, error)
 	Format       func() (cmdutil.Format, error)
-	Ctx          context.Context
 
 	Registry string
 	Name     string
@@ -45,11 +44,10 @@ has no earlier version. The rollback is recorded in the alias history.
 		Args:    cmdutil.ExactArgs(1, "the model NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return rollbackRun(opts)
+			return rollbackRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
@@ -57,7 +55,7 @@ has no earlier version. The rollback is recorded in the alias history.
 	return cmd
 }
 
-func rollbackRun(opts *RollbackOptions) error {
+func rollbackRun(ctx context.Context, opts *RollbackOptions) error {
 	format, err := opts.Format()
 	if err != nil {
 		return err
@@ -70,10 +68,6 @@ func rollbackRun(opts *RollbackOptions) error {
 	}
 	if err := registry.ValidateAlias(opts.Alias); err != nil {
 		return cmdutil.FlagErrorf("--alias: %v", err)
-	}
-	ctx := opts.Ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{})
 	if err != nil {

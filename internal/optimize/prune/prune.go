@@ -70,15 +70,14 @@ type Request struct {
 	// MaxDrop > 0 searches the largest sparsity (up to Options.Sparsity, or
 	// 0.99 when that is 0) whose accuracy drop stays within MaxDrop.
 	MaxDrop float64
-	// Runtime is needed only with Eval.
-	Runtime *runtime.Runtime
 	// Progress, when set, is told about each search step.
 	Progress func(step SearchStep)
 }
 
 // Run prunes Input and writes Output (temp file + rename; nothing is left
-// at Output on failure).
-func Run(ctx context.Context, req Request) (*Report, error) {
+// at Output on failure). rt is needed only when req.Eval is set; it may be
+// nil otherwise.
+func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error) {
 	if req.MaxDrop < 0 || req.MaxDrop >= 1 {
 		return nil, fmt.Errorf("max-drop %v is outside [0, 1): give the largest accuracy loss to accept, e.g. 0.01", req.MaxDrop)
 	}
@@ -97,10 +96,10 @@ func Run(ctx context.Context, req Request) (*Report, error) {
 	var base float64
 	var rows int
 	if req.Eval.Path != "" {
-		if req.Runtime == nil {
+		if rt == nil {
 			return nil, errors.New("accuracy evaluation needs ONNX Runtime")
 		}
-		base, rows, err = infer.Accuracy(ctx, req.Runtime, req.Input, req.Eval, req.Session)
+		base, rows, err = infer.Accuracy(ctx, rt, req.Input, req.Eval, req.Session)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", req.Input, err)
 		}
@@ -112,7 +111,7 @@ func Run(ctx context.Context, req Request) (*Report, error) {
 		search []SearchStep
 	)
 	if req.MaxDrop > 0 {
-		m, r, search, err = searchSparsity(ctx, src, req, base)
+		m, r, search, err = searchSparsity(ctx, rt, src, req, base)
 	} else {
 		m = src.Clone()
 		r, err = Prune(ctx, m, req.Options)
@@ -140,7 +139,7 @@ func Run(ctx context.Context, req Request) (*Report, error) {
 	}
 	r.BytesBefore, r.BytesAfter = diskBytes(req.Input), diskBytes(req.Output)
 	if req.Eval.Path != "" {
-		after, _, err := infer.Accuracy(ctx, req.Runtime, req.Output, req.Eval, req.Session)
+		after, _, err := infer.Accuracy(ctx, rt, req.Output, req.Eval, req.Session)
 		if err != nil {
 			os.Remove(req.Output)
 			return nil, fmt.Errorf("evaluate the pruned model: %w", err)
@@ -152,7 +151,7 @@ func Run(ctx context.Context, req Request) (*Report, error) {
 
 // searchSparsity bisects the sparsity so the accuracy drop stays within
 // MaxDrop, and returns the pruned model of the largest passing sparsity.
-func searchSparsity(ctx context.Context, src *onnx.Model, req Request, base float64) (*onnx.Model, *Report, []SearchStep, error) {
+func searchSparsity(ctx context.Context, rt *runtime.Runtime, src *onnx.Model, req Request, base float64) (*onnx.Model, *Report, []SearchStep, error) {
 	hi := req.Options.Sparsity
 	if hi == 0 {
 		hi = 0.99
@@ -175,7 +174,7 @@ func searchSparsity(ctx context.Context, src *onnx.Model, req Request, base floa
 		if err := m.SaveContext(ctx, path, onnx.SaveOptions{}); err != nil {
 			return nil, nil, false, err
 		}
-		acc, _, err := infer.Accuracy(ctx, req.Runtime, path, req.Eval, req.Session)
+		acc, _, err := infer.Accuracy(ctx, rt, path, req.Eval, req.Session)
 		if err != nil {
 			return nil, nil, false, err
 		}

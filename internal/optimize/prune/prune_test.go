@@ -264,7 +264,7 @@ func TestBadInput(t *testing.T) {
 
 func TestRunWritesNothingOnFailure(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.onnx")
-	_, err := Run(context.Background(), Request{
+	_, err := Run(context.Background(), nil, Request{
 		Input: testutil.RepoFile(t, "testdata/fmnist/mlp.onnx"), Output: out,
 		Options: Options{Sparsity: 0.5, OpTypes: []string{"Conv"}},
 	})
@@ -282,11 +282,11 @@ func TestSparseStorageShrinksAndRuns(t *testing.T) {
 	dense, sparse := filepath.Join(dir, "dense.onnx"), filepath.Join(dir, "sparse.onnx")
 	in := testutil.RepoFile(t, "testdata/fmnist/mlp.onnx")
 	opts := Options{Sparsity: 0.9, Scope: ScopeGlobal}
-	rd, err := Run(context.Background(), Request{Input: in, Output: dense, Options: opts, Eval: evalSpec(t), Runtime: rt})
+	rd, err := Run(context.Background(), rt, Request{Input: in, Output: dense, Options: opts, Eval: evalSpec(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := Run(context.Background(), Request{Input: in, Output: sparse, Options: opts, SparseStorage: true, Eval: evalSpec(t), Runtime: rt})
+	rs, err := Run(context.Background(), rt, Request{Input: in, Output: sparse, Options: opts, SparseStorage: true, Eval: evalSpec(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,9 +303,9 @@ func TestSparseStorageShrinksAndRuns(t *testing.T) {
 func TestMaxDropSearch(t *testing.T) {
 	rt := testutil.Runtime(t)
 	out := filepath.Join(t.TempDir(), "p.onnx")
-	r, err := Run(context.Background(), Request{
+	r, err := Run(context.Background(), rt, Request{
 		Input: testutil.RepoFile(t, "testdata/fmnist/mlp.onnx"), Output: out,
-		Options: Options{Scope: ScopeGlobal}, MaxDrop: 0.01, Eval: evalSpec(t), Runtime: rt,
+		Options: Options{Scope: ScopeGlobal}, MaxDrop: 0.01, Eval: evalSpec(t),
 	})
 	if err != nil {
 		t.Fatal(err)
