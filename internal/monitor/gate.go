@@ -1,18 +1,12 @@
 package monitor
 
 import (
+	"errors"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
-)
 
-// Gate is a condition on a report metric, such as "accuracy>=0.9" or "drift_share<0.3".
-type Gate struct {
-	Metric string
-	Op     string
-	Value  float64
-}
+	"github.com/mlops-dev/mlops/internal/gate"
+)
 
 // GateResult is a gate's verdict. JSON field names are a contract.
 type GateResult struct {
@@ -39,58 +33,23 @@ func GateMetrics() map[string]string {
 	}
 }
 
-// gateOps lists the comparison operators, two-character ones first so ">=" is not read as ">".
-func gateOps() []string { return []string{">=", "<=", "==", "!=", ">", "<"} }
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// ParseGate parses METRIC OP VALUE, e.g. "f1_macro>=0.8" (syntax of package gate; monitor has no
+// reference to compare with, so VALUE is a number). Unknown metrics are errors listing the known
+// ones.
+func ParseGate(s string) (gate.Expr, error) {
+	g, err := gate.Parse(s)
+	if err != nil {
+		return gate.Expr{}, err
 	}
-	sort.Strings(keys)
-	return keys
-}
-
-// ParseGate parses METRIC OP VALUE, e.g. "f1_macro>=0.8". Unknown metrics are errors listing the
-// known ones.
-func ParseGate(s string) (Gate, error) {
-	expr := strings.ReplaceAll(s, " ", "")
-	for _, op := range gateOps() {
-		i := strings.Index(expr, op)
-		if i <= 0 {
-			continue
-		}
-		metric, rhs := expr[:i], expr[i+len(op):]
-		if _, ok := GateMetrics()[metric]; !ok {
-			return Gate{}, fmt.Errorf("gate %q: unknown metric %q; known: %s", s, metric, strings.Join(sortedKeys(GateMetrics()), ", "))
-		}
-		v, err := strconv.ParseFloat(rhs, 64)
-		if err != nil {
-			return Gate{}, fmt.Errorf("gate %q: %q is not a number", s, rhs)
-		}
-		return Gate{Metric: metric, Op: op, Value: v}, nil
+	known := make([]string, 0, len(GateMetrics()))
+	for k := range GateMetrics() {
+		known = append(known, k)
 	}
-	return Gate{}, fmt.Errorf("gate %q: want METRIC OP VALUE with OP one of %s, e.g. accuracy>=0.9", s, strings.Join(gateOps(), " "))
-}
-
-func (g Gate) String() string { return g.Metric + g.Op + strconv.FormatFloat(g.Value, 'g', -1, 64) }
-
-func (g Gate) holds(v float64) bool {
-	switch g.Op {
-	case ">=":
-		return v >= g.Value
-	case "<=":
-		return v <= g.Value
-	case ">":
-		return v > g.Value
-	case "<":
-		return v < g.Value
-	case "==":
-		return v == g.Value
-	case "!=":
-		return v != g.Value
+	var um *gate.UnknownMetricError
+	if err := gate.CheckMetrics([]gate.Expr{g}, known); errors.As(err, &um) {
+		return gate.Expr{}, fmt.Errorf("gate %q: unknown metric %q; known: %s", s, um.Metric, strings.Join(um.Available, ", "))
 	}
-	return false
+	return g, nil
 }
 
 // metric looks a gate metric up in the report; ok is false when it cannot be computed (no labels,
@@ -142,14 +101,14 @@ func (r *Report) metric(name string) (v float64, ok bool, why string) {
 }
 
 // EvaluateGates fills r.Gates; a metric that cannot be computed fails its gate.
-func (r *Report) EvaluateGates(gates []Gate) {
+func (r *Report) EvaluateGates(gates []gate.Expr) {
 	r.Gates = nil
 	for _, g := range gates {
 		res := GateResult{Gate: g.String(), Metric: g.Metric}
 		v, ok, why := r.metric(g.Metric)
 		if ok {
 			res.Actual = &v
-			res.Passed = g.holds(v)
+			res.Passed = g.Holds(v, 0)
 			if !res.Passed {
 				res.Reason = fmt.Sprintf("%s is %.6g", g.Metric, v)
 			}

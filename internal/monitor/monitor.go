@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mlops-dev/mlops/internal/gate"
 )
 
 // Options configures Run. The CLI fills it from flags.
@@ -26,7 +28,7 @@ type Options struct {
 	Since, Until    time.Time
 	ReferenceRows   int // read at most this many reference rows; 0 = all
 	Drift           DriftOptions
-	Gates           []Gate
+	Gates           []gate.Expr
 	Now             func() time.Time // clock for generated_at; nil = time.Now
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/sbinet/npyio/npy"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/mlops-dev/mlops/internal/gate"
 )
 
 // writeNPY writes rows as a float64 [N, d] .npy file.
@@ -74,7 +76,7 @@ func newScenario(t *testing.T, refRows, curRows int, shift float64, flipAfter in
 
 func TestRunNoShiftPasses(t *testing.T) {
 	s := newScenario(t, 800, 600, 0, 1<<30)
-	gates := []Gate{{Metric: "accuracy", Op: ">=", Value: 0.99}}
+	gates := []gate.Expr{{Metric: "accuracy", Op: gate.GE, Value: 0.99}}
 	r, err := Run(context.Background(), Options{Reference: s.ref, Current: s.logs, Labels: s.labels, Window: time.Hour, Gates: gates})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +97,7 @@ func TestRunNoShiftPasses(t *testing.T) {
 
 func TestRunDetectsMeanShiftAndLabelFlip(t *testing.T) {
 	s := newScenario(t, 800, 600, 0.6, 300)
-	gates := []Gate{{Metric: "accuracy", Op: ">=", Value: 0.9}, {Metric: "min_accuracy", Op: ">=", Value: 0.9}}
+	gates := []gate.Expr{{Metric: "accuracy", Op: gate.GE, Value: 0.9}, {Metric: "min_accuracy", Op: gate.GE, Value: 0.9}}
 	r, err := Run(context.Background(), Options{Reference: s.ref, Current: s.logs, Labels: s.labels, Window: time.Hour, Gates: gates,
 		Drift: DriftOptions{DriftShare: 0.3}})
 	if err != nil {
@@ -186,7 +188,7 @@ func TestRunBadInput(t *testing.T) {
 	if r.Quality.CountMismatches != 1 || r.Quality.LabelledRows != 0 || !strings.Contains(r.Quality.MismatchExample, "req-0 has 1 rows in the logs but 2 labels") {
 		t.Errorf("mismatch: %+v", r.Quality)
 	}
-	r.EvaluateGates([]Gate{{Metric: "f1_macro", Op: ">=", Value: 0.5}})
+	r.EvaluateGates([]gate.Expr{{Metric: "f1_macro", Op: gate.GE, Value: 0.5}})
 	if r.Gates[0].Passed || !strings.Contains(r.Gates[0].Reason, "no labelled rows") {
 		t.Errorf("gate without labels: %+v", r.Gates[0])
 	}
@@ -205,9 +207,17 @@ func TestParseGate(t *testing.T) {
 	if g, _ := ParseGate("drift_share<0.3"); g.Op != "<" || g.String() != "drift_share<0.3" {
 		t.Errorf("%+v", g)
 	}
-	for _, bad := range []string{"acuracy>=0.9", "accuracy>=high", "accuracy", ">=0.9"} {
-		if _, err := ParseGate(bad); err == nil {
-			t.Errorf("%q accepted", bad)
+	// The same syntax and wording as eval's gates (package gate), minus the baseline.
+	for bad, want := range map[string]string{
+		"acuracy>=0.9":       `gate "acuracy>=0.9": unknown metric "acuracy"; known: accuracy, drift_share, drifted_features, f1_macro,`,
+		"accuracy>=high":     `gate "accuracy>=high": "high" is not a number`,
+		"accuracy":           `gate "accuracy": want METRIC OP VALUE, e.g. 'accuracy>=0.85' (OP is >=, <=, >, <, == or !=)`,
+		">=0.9":              "want METRIC OP VALUE",
+		"accuracy>=baseline": `"baseline" is not a number`,
+	} {
+		_, err := ParseGate(bad)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %s...", bad, err, want)
 		}
 	}
 }

@@ -10,13 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlops-dev/mlops/internal/gate"
 )
 
 func sampleReport(t *testing.T) *Report {
 	t.Helper()
 	s := newScenario(t, 300, 300, 0.8, 150)
 	r, err := Run(context.Background(), Options{Reference: s.ref, Current: s.logs, Labels: s.labels,
-		Gates: []Gate{{Metric: "accuracy", Op: ">=", Value: 0.9}}, Drift: DriftOptions{DriftShare: 0.3}, Now: func() time.Time { return t0.Add(3 * time.Hour) }})
+		Gates: []gate.Expr{{Metric: "accuracy", Op: gate.GE, Value: 0.9}}, Drift: DriftOptions{DriftShare: 0.3}, Now: func() time.Time { return t0.Add(3 * time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/gate"
 	"github.com/mlops-dev/mlops/internal/metrics"
 	"github.com/mlops-dev/mlops/internal/monitor/evalreport"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -174,7 +175,7 @@ func (o *EvalOptions) spec(inputs []data.InputInfo) data.Spec {
 
 // validate checks the flags before any model is loaded; errors are usage
 // errors (exit 2).
-func (o *EvalOptions) validate() (evalreport.Task, []evalreport.Gate, error) {
+func (o *EvalOptions) validate() (evalreport.Task, []gate.Expr, error) {
 	task, ok := evalreport.ParseTask(o.Task)
 	if !ok {
 		return "", nil, cmdutil.FlagErrorf("invalid --task %q: use classification, binary, multilabel or regression", o.Task)
@@ -199,13 +200,13 @@ func (o *EvalOptions) validate() (evalreport.Task, []evalreport.Gate, error) {
 			return "", nil, cmdutil.FlagErrorf("--latency-batch-sizes must be positive, got %d", bs)
 		}
 	}
-	var gates []evalreport.Gate
+	var gates []gate.Expr
 	for _, expr := range o.Gates {
 		g, err := evalreport.ParseGate(expr)
 		if err != nil {
 			return "", nil, cmdutil.FlagErrorf("%v", err)
 		}
-		if g.UsesBase && o.Baseline == "" {
+		if g.Ref != "" && o.Baseline == "" {
 			return "", nil, cmdutil.FlagErrorf("gate %q compares with the baseline: pass --compare BASELINE", expr)
 		}
 		gates = append(gates, g)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/gate"
 	core "github.com/mlops-dev/mlops/internal/monitor"
 )
 
@@ -220,13 +221,13 @@ func coreOptions(opts *MonitorOptions) (core.Options, error) {
 	if opts.ReferenceRows < 0 || opts.MaxFeatures < 0 {
 		return core.Options{}, cmdutil.FlagErrorf("--reference-rows and --max-features must not be negative")
 	}
-	var gates []core.Gate
+	var gates []gate.Expr
 	for _, g := range opts.Gates {
-		gate, err := core.ParseGate(g)
+		parsed, err := core.ParseGate(g)
 		if err != nil {
 			return core.Options{}, &cmdutil.FlagError{Err: err}
 		}
-		gates = append(gates, gate)
+		gates = append(gates, parsed)
 	}
 	if opts.Push != "" && !strings.HasPrefix(opts.Push, "http://") && !strings.HasPrefix(opts.Push, "https://") {
 		return core.Options{}, cmdutil.FlagErrorf("--push %q must be an http:// or https:// Pushgateway URL", opts.Push)

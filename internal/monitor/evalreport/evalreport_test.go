@@ -7,16 +7,20 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/mlops-dev/mlops/internal/gate"
 )
 
+// TestParseGate pins eval's gate syntax: package gate with the reference
+// "baseline" only.
 func TestParseGate(t *testing.T) {
-	good := map[string]Gate{
-		"accuracy>=0.85":          {Metric: "accuracy", Op: ">=", Value: 0.85},
-		" p99_latency_ms <= 20 ":  {Metric: "p99_latency_ms", Op: "<=", Value: 20},
-		"f1_macro>=baseline-0.01": {Metric: "f1_macro", Op: ">=", UsesBase: true, BaseOffset: -0.01},
-		"log_loss<baseline":       {Metric: "log_loss", Op: "<", UsesBase: true},
-		"mae < baseline + 0.5":    {Metric: "mae", Op: "<", UsesBase: true, BaseOffset: 0.5},
-		"subset_accuracy!=0":      {Metric: "subset_accuracy", Op: "!=", Value: 0},
+	good := map[string]gate.Expr{
+		"accuracy>=0.85":          {Metric: "accuracy", Op: gate.GE, Value: 0.85},
+		" p99_latency_ms <= 20 ":  {Metric: "p99_latency_ms", Op: gate.LE, Value: 20},
+		"f1_macro>=baseline-0.01": {Metric: "f1_macro", Op: gate.GE, Ref: "baseline", Value: -0.01},
+		"log_loss<baseline":       {Metric: "log_loss", Op: gate.LT, Ref: "baseline"},
+		"mae < baseline + 0.5":    {Metric: "mae", Op: gate.LT, Ref: "baseline", Value: 0.5},
+		"subset_accuracy!=0":      {Metric: "subset_accuracy", Op: gate.NE, Value: 0},
 	}
 	for in, want := range good {
 		g, err := ParseGate(in)
@@ -24,21 +28,29 @@ func TestParseGate(t *testing.T) {
 			t.Errorf("%q: %v", in, err)
 			continue
 		}
-		g.Expr = ""
+		g.Text = ""
 		if g != want {
 			t.Errorf("%q: %+v, want %+v", in, g, want)
 		}
 	}
-	for _, in := range []string{"accuracy", "accuracy=>0.8", "accuracy>=high", "accuracy>=baseline*2", "Accuracy>=1", "accuracy>=NaN"} {
-		if _, err := ParseGate(in); err == nil {
-			t.Errorf("%q accepted", in)
+	for in, want := range map[string]string{
+		"accuracy":             `gate "accuracy": want METRIC OP VALUE, e.g. 'accuracy>=0.85' or 'f1_macro>=baseline-0.01' (OP is >=, <=, >, <, == or !=)`,
+		"accuracy=>0.8":        "want METRIC OP VALUE",
+		"accuracy>=high":       `gate "accuracy>=high": "high" is not a number or baseline[+-N]`,
+		"accuracy>=baseline*2": `gate "accuracy>=baseline*2": after 'baseline' write +N or -N, e.g. baseline-0.01`,
+		"Accuracy>=1":          "want METRIC OP VALUE",
+		"accuracy>=NaN":        "is not a number",
+		"accuracy>=champion":   `"champion" is not a number or baseline[+-N]`,
+	} {
+		if _, err := ParseGate(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %s", in, err, want)
 		}
 	}
 }
 
 func TestApplyGates(t *testing.T) {
 	r := &Report{Metrics: Metrics{"accuracy": 0.9, "f1_macro": 0.80, "roc_auc": Num(math.NaN())}}
-	var gates []Gate
+	var gates []gate.Expr
 	for _, e := range []string{"accuracy>=0.85", "f1_macro>=baseline-0.01", "roc_auc>0.5", "accuracy<0.9"} {
 		g, err := ParseGate(e)
 		if err != nil {
@@ -60,8 +72,8 @@ func TestApplyGates(t *testing.T) {
 		t.Fatalf("gates %+v", r.Gates)
 	}
 	bad, _ := ParseGate("acc>=1")
-	var um *UnknownMetricError
-	if err := CheckGates([]Gate{bad}, r, true); !errors.As(err, &um) || !strings.Contains(err.Error(), "accuracy, f1_macro, roc_auc") {
+	var um *gate.UnknownMetricError
+	if err := CheckGates([]gate.Expr{bad}, r, true); !errors.As(err, &um) || !strings.Contains(err.Error(), "accuracy, f1_macro, roc_auc") {
 		t.Fatalf("err = %v", err)
 	}
 }

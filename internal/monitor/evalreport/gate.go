@@ -3,22 +3,10 @@ package evalreport
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
-	"strings"
-)
 
-// Gate is a parsed --gate expression: METRIC OP VALUE where VALUE is a
-// number, "baseline", or "baseline+N" / "baseline-N" (the same metric on
-// the --compare model).
-type Gate struct {
-	Expr       string
-	Metric     string
-	Op         string
-	Value      float64
-	UsesBase   bool
-	BaseOffset float64
-}
+	"github.com/mlops-dev/mlops/internal/gate"
+)
 
 // GateResult is a gate after evaluation.
 type GateResult struct {
@@ -29,56 +17,20 @@ type GateResult struct {
 	Passed    bool   `json:"passed"`
 }
 
-var gateRE = regexp.MustCompile(`^\s*([a-z][a-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(\S.*?)\s*$`)
-
-// ParseGate parses one expression such as "accuracy>=0.85" or
-// "f1_macro>=baseline-0.01".
-func ParseGate(expr string) (Gate, error) {
-	m := gateRE.FindStringSubmatch(expr)
-	if m == nil {
-		return Gate{}, fmt.Errorf("gate %q: want METRIC OP VALUE, e.g. 'accuracy>=0.85' or 'f1_macro>=baseline-0.01' (OP is >=, <=, >, <, == or !=)", expr)
-	}
-	g := Gate{Expr: strings.TrimSpace(expr), Metric: m[1], Op: m[2]}
-	v := strings.ReplaceAll(m[3], " ", "")
-	if rest, ok := strings.CutPrefix(v, "baseline"); ok {
-		g.UsesBase = true
-		if rest != "" {
-			off, err := strconv.ParseFloat(rest, 64)
-			if err != nil || (rest[0] != '+' && rest[0] != '-') {
-				return Gate{}, fmt.Errorf("gate %q: after 'baseline' write +N or -N, e.g. baseline-0.01", expr)
-			}
-			g.BaseOffset = off
-		}
-		return g, nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) {
-		return Gate{}, fmt.Errorf("gate %q: %q is not a number or baseline[+-N]", expr, m[3])
-	}
-	g.Value = f
-	return g, nil
-}
-
-// UnknownMetricError names a gate metric the report does not have.
-type UnknownMetricError struct {
-	Gate      string
-	Metric    string
-	Available []string
-}
-
-func (e *UnknownMetricError) Error() string {
-	return fmt.Sprintf("gate %q: unknown metric %q; available: %s", e.Gate, e.Metric, strings.Join(e.Available, ", "))
-}
+// ParseGate parses one --gate expression such as "accuracy>=0.85" or
+// "f1_macro>=baseline-0.01" (package gate's syntax with the reference
+// "baseline", the --compare model).
+func ParseGate(expr string) (gate.Expr, error) { return gate.Parse(expr, "baseline") }
 
 // CheckGates validates gate metrics against the report before any output
 // is produced, so typos are usage errors rather than failed gates.
-func CheckGates(gates []Gate, r *Report, haveBaseline bool) error {
+func CheckGates(gates []gate.Expr, r *Report, haveBaseline bool) error {
+	if err := gate.CheckMetrics(gates, r.Metrics.Names()); err != nil {
+		return err
+	}
 	for _, g := range gates {
-		if _, ok := r.Metrics[g.Metric]; !ok {
-			return &UnknownMetricError{Gate: g.Expr, Metric: g.Metric, Available: r.Metrics.Names()}
-		}
-		if g.UsesBase && !haveBaseline {
-			return fmt.Errorf("gate %q compares with the baseline: pass --compare BASELINE", g.Expr)
+		if g.Ref != "" && !haveBaseline {
+			return fmt.Errorf("gate %q compares with the baseline: pass --compare BASELINE", g.Text)
 		}
 	}
 	return nil
@@ -86,33 +38,11 @@ func CheckGates(gates []Gate, r *Report, haveBaseline bool) error {
 
 // ApplyGates evaluates the gates against r (and the baseline's metrics) and
 // records the results in r.Gates. An undefined metric (NaN) fails its gate.
-func ApplyGates(gates []Gate, r *Report, baseline Metrics) {
+func ApplyGates(gates []gate.Expr, r *Report, baseline Metrics) {
 	r.Gates = r.Gates[:0]
 	for _, g := range gates {
-		actual := float64(r.Metrics[g.Metric])
-		thr := g.Value
-		if g.UsesBase {
-			thr = float64(baseline[g.Metric]) + g.BaseOffset
-		}
-		ok := false
-		switch g.Op {
-		case ">=":
-			ok = actual >= thr
-		case "<=":
-			ok = actual <= thr
-		case ">":
-			ok = actual > thr
-		case "<":
-			ok = actual < thr
-		case "==":
-			ok = actual == thr
-		case "!=":
-			ok = actual != thr
-		}
-		if math.IsNaN(actual) || math.IsNaN(thr) {
-			ok = false
-		}
-		r.Gates = append(r.Gates, GateResult{Gate: g.Expr, Metric: g.Metric, Actual: Num(actual), Threshold: Num(thr), Passed: ok})
+		actual, ref := float64(r.Metrics[g.Metric]), float64(baseline[g.Metric])
+		r.Gates = append(r.Gates, GateResult{Gate: g.Text, Metric: g.Metric, Actual: Num(actual), Threshold: Num(g.Threshold(ref)), Passed: g.Holds(actual, ref)})
 	}
 }
 
