@@ -1,0 +1,18 @@
+package retrain
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
+)
+
+// defaultBackend is gomlx's pure-Go CPU backend. (Never the XLA one: it
+// needs a shared library this project does not ship.)
+func defaultBackend() (compute.Backend, error) {
+	be, err := gobackend.New("")
+	if err != nil {
+		return nil, fmt.Errorf("start the training backend: %w", err)
+	}
+	return be, nil
+}
