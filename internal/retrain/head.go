@@ -3,9 +3,9 @@ package retrain
 import (
 	"context"
 	"encoding/binary"
-	"math"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph code reads as maths with the dot import

@@ -25,7 +25,7 @@ type run struct {
 	mode       string
 	full       *fullGraph // whole-graph mode
 	bn         []bnStat   // BatchNormalization statistics the run updates
-	write      []string // initializers written back (trainable + BN statistics)
+	write      []string   // initializers written back (trainable + BN statistics)
 	loss       lossSpec
 	report     *Report
 	ckpt       *checkpointer

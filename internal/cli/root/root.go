@@ -19,6 +19,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/pull"
 	"github.com/mlops-dev/mlops/internal/cli/push"
 	"github.com/mlops-dev/mlops/internal/cli/quantize"
+	"github.com/mlops-dev/mlops/internal/cli/retrain"
 	"github.com/mlops-dev/mlops/internal/cli/rm"
 	"github.com/mlops-dev/mlops/internal/cli/rollback"
 	"github.com/mlops-dev/mlops/internal/cli/serve"
@@ -35,6 +36,7 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(convert.NewCmdConvert(f, nil))
 	root.AddCommand(quantize.NewCmdQuantize(f, nil))
 	root.AddCommand(prune.NewCmdPrune(f, nil))
+	root.AddCommand(retrain.NewCmdRetrain(f, nil))
 	root.AddCommand(serve.NewCmdServe(f, nil))
 	root.AddCommand(monitor.NewCmdMonitor(f, nil))
 	root.AddCommand(eval.NewCmdEval(f, nil))

@@ -1,0 +1,212 @@
+package retrain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/registry"
+	core "github.com/mlops-dev/mlops/internal/retrain"
+	"github.com/mlops-dev/mlops/internal/runtime"
+)
+
+// request turns flags into a core request; errors are usage errors.
+func (o *RetrainOptions) request() (core.Request, error) {
+	req := core.Request{
+		Output: o.Output, Hyper: o.Hyper, Trainable: o.Trainable, UpdateBNStats: o.UpdateBNStats, Reinit: o.Reinit,
+		TeacherLogits: o.TeacherLogits, CheckpointDir: o.CheckpointDir, Resume: o.Resume, ValSplit: o.ValSplit,
+		Session: runtime.SessionOptions{IntraOpThreads: o.Threads},
+	}
+	if o.Output == "" {
+		return req, cmdutil.FlagErrorf("give the output path with -o OUT.onnx")
+	}
+	if o.Data == "" {
+		return req, cmdutil.FlagErrorf("--data is required: the training inputs (.npy, .npz, .csv, .jsonl or .parquet)")
+	}
+	if o.ValLabels != "" && o.ValData == "" {
+		return req, cmdutil.FlagErrorf("--val-labels needs --val-data")
+	}
+	if o.Limit < 0 || o.Threads < 0 {
+		return req, cmdutil.FlagErrorf("--limit and --threads must not be negative")
+	}
+	if (len(o.PromoteIf) > 0 || o.Champion != "" || len(o.Aliases) > 0) && o.Push == "" {
+		return req, cmdutil.FlagErrorf("--alias, --champion and --promote-if need --push NAME")
+	}
+	if len(o.PromoteIf) > 0 && o.Champion == "" {
+		return req, cmdutil.FlagErrorf("--promote-if compares with a champion: add --champion NAME@ALIAS")
+	}
+	if err := o.Hyper.Validate(); err != nil {
+		return req, cmdutil.FlagErrorf("%v", err)
+	}
+	req.Train = o.spec(o.Data, o.Labels, o.Limit)
+	if o.ValData != "" {
+		v := o.spec(o.ValData, o.ValLabels, 0)
+		req.Val = &v
+	}
+	return req, nil
+}
+
+func retrainRun(ctx context.Context, o *RetrainOptions) error {
+	format, err := o.Format()
+	if err != nil {
+		return err
+	}
+	req, err := o.request()
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(o.Output, o.Force); err != nil {
+		return err
+	}
+	if req.Model, err = o.resolve(ctx, o.Model); err != nil {
+		return err
+	}
+	if o.Teacher != "" {
+		if req.Teacher, err = o.resolve(ctx, o.Teacher); err != nil {
+			return fmt.Errorf("--teacher: %w", err)
+		}
+	}
+	var rt *runtime.Runtime
+	if req.Trainable == core.TrainHead || req.Teacher != "" {
+		if o.Runtime == nil {
+			return errors.New("ONNX Runtime is not configured")
+		}
+		if rt, err = o.Runtime(); err != nil {
+			return err
+		}
+	}
+	pr := newProgress(o.IO, format)
+	req.OnStep = pr.step
+	req.OnEpoch = func(es core.EpochStats) error {
+		pr.epochDone(es)
+		return nil
+	}
+	o.IO.Statusf("training %s", o.Model)
+	rep, err := core.Run(ctx, rt, req)
+	pr.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			msg := "nothing was written"
+			if o.CheckpointDir != "" {
+				msg = "the last complete checkpoint is in " + o.CheckpointDir + " (continue with --resume)"
+			}
+			return &cmdutil.CancelError{Err: fmt.Errorf("%w; %s", err, msg)}
+		}
+		return err
+	}
+	if format == cmdutil.FormatJSON {
+		return cmdutil.PrintJSON(o.IO, rep)
+	}
+	return printSummary(o.IO, rep)
+}
+
+// checkOutput refuses to overwrite without --force and checks the folder
+// exists before any training starts.
+func checkOutput(path string, force bool) error {
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s exists and is not a regular file: choose another output path", path)
+		}
+		if !force {
+			return fmt.Errorf("%s exists: choose another output path or pass --force", path)
+		}
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("folder %s does not exist: create it first or choose another output path", dir)
+	}
+	return nil
+}
+
+// resolve turns a model argument into a local file: an existing path as
+// is, otherwise a registry reference pulled into the user cache.
+func (o *RetrainOptions) resolve(ctx context.Context, arg string) (string, error) {
+	if _, err := os.Stat(arg); err == nil {
+		return arg, nil
+	}
+	if o.Factory == nil || o.Factory.Registry == nil {
+		return "", fmt.Errorf("%s: no such file", arg)
+	}
+	if _, err := registry.ParseRef(arg); err != nil {
+		return "", fmt.Errorf("%s: no such file (and not a registry reference NAME, NAME@VERSION or NAME@ALIAS)", arg)
+	}
+	reg, err := o.Factory.Registry(ctx, o.Registry, registry.Options{})
+	if err != nil {
+		return "", err
+	}
+	defer reg.Close()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	local, _, err := registry.ResolveModel(ctx, reg, arg, filepath.Join(cache, "mlops", "models"))
+	if err != nil {
+		return "", fmt.Errorf("%s is neither a file nor a model in the registry: %w", arg, err)
+	}
+	return local, nil
+}
+
+// progress shows a bar per epoch on a terminal and one line per epoch
+// otherwise (on stdout for tables, stderr for JSON so stdout stays JSON).
+type progress struct {
+	io     *cmdutil.IOStreams
+	json   bool
+	bar    *progressbar.ProgressBar
+	epoch  int
+	last   time.Time
+	useBar bool
+}
+
+func newProgress(s *cmdutil.IOStreams, format cmdutil.Format) *progress {
+	return &progress{io: s, json: format == cmdutil.FormatJSON, useBar: s.IsStderrTTY() && !s.Quiet}
+}
+
+func (p *progress) step(epoch, step, steps int, loss float64) {
+	if !p.useBar {
+		return
+	}
+	if p.bar == nil || p.epoch != epoch {
+		p.epoch = epoch
+		p.bar = progressbar.NewOptions(steps,
+			progressbar.OptionSetWriter(p.io.ErrOut),
+			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d", epoch)),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("step"),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionEnableColorCodes(p.io.ColorEnabled()))
+	}
+	if time.Since(p.last) > 200*time.Millisecond || step == steps {
+		p.bar.Describe(fmt.Sprintf("epoch %d  loss %.4f", epoch, loss))
+		p.last = time.Now()
+	}
+	_ = p.bar.Set(step)
+}
+
+func (p *progress) epochDone(es core.EpochStats) {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		p.bar = nil
+	}
+	line := epochLine(es)
+	if p.json {
+		p.io.Statusf("%s", line)
+		return
+	}
+	fmt.Fprintln(p.io.Out, line)
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		p.bar = nil
+	}
+}
