@@ -29,6 +29,15 @@ type dataset struct {
 	labels  *data.Tensor // Int64 or Float64, [rows] or [rows, k]; nil without labels
 	teacher []float32    // teacher logits, rows × teacherK; nil without a teacher
 	k       int          // teacher logits per row
+	origin  []int        // row numbers in the file (nil: 0, 1, 2, ...), for messages
+}
+
+// fileRow is the row number of row i in the data file.
+func (d *dataset) fileRow(i int) int {
+	if d.origin == nil {
+		return i
+	}
+	return d.origin[i]
 }
 
 // loadDataset streams spec into memory.
@@ -91,6 +100,9 @@ func (d *dataset) labelWidth() int {
 // subset copies the given rows into a new dataset.
 func (d *dataset) subset(idx []int) *dataset {
 	out := &dataset{rows: len(idx), k: d.k}
+	for _, i := range idx {
+		out.origin = append(out.origin, d.fileRow(i))
+	}
 	for _, c := range d.cols {
 		nc := c
 		nc.data = make([]byte, 0, len(idx)*c.rowBytes)

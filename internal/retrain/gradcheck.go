@@ -26,9 +26,21 @@ type NoGradientError struct {
 }
 
 func (e *NoGradientError) Error() string {
-	return fmt.Sprintf("%s node %q has no gradient in the training backend (%v); "+
+	return fmt.Sprintf("%s node %s has no gradient in the training backend (%s); "+
 		"train only the final layer with --trainable head, or freeze everything before this node with a --trainable pattern",
-		e.OpType, e.Node, e.Cause)
+		e.OpType, e.Node, shortCause(e.Cause))
+}
+
+// shortCause keeps the backend's own words from gomlx's wrapped panic.
+func shortCause(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, "panicked: "); i >= 0 {
+		s = s[i+len("panicked: "):]
+	}
+	if i := strings.Index(s, " -- "); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimPrefix(s, "sorry, ")
 }
 
 func (e *NoGradientError) Unwrap() error { return e.Cause }
@@ -96,6 +108,7 @@ func diagnoseGradient(be compute.Backend, src *onnx.Model, gm gonnx.Model, store
 	var names []string
 	for _, n := range path {
 		names = append(names, n.GetInput()...)
+		names = append(names, n.GetOutput()...)
 	}
 	names = dedupNonEmpty(names)
 	shapeOf := map[string]shapes.Shape{}
@@ -200,17 +213,30 @@ func probeNode(be compute.Backend, g *onnx.Graph, n *onnxpb.NodeProto, shapeOf m
 		feeds = append(feeds, tensors.FromShape(sh))
 	}
 	for _, o := range n.GetOutput() {
-		if o != "" {
-			pg.Output = append(pg.Output, &onnxpb.ValueInfoProto{Name: proto.String(o)})
+		sh, ok := shapeOf[o]
+		if o == "" || !ok {
+			continue
 		}
+		et, ok := onnxElemType(sh.DType)
+		if !ok {
+			return nil
+		}
+		pg.Output = append(pg.Output, valueInfo(o, et, sh.Dimensions))
+	}
+	if len(pg.Output) == 0 {
+		return nil
 	}
 	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: pg, OpsetImport: opsets}
 	raw, err := proto.Marshal(mp)
 	if err != nil {
 		return nil
 	}
-	pm, err := parser.Parse(raw)
-	if err != nil {
+	var pm gonnx.Model
+	if err := catch(func() error {
+		var e error
+		pm, e = parser.Parse(raw)
+		return e
+	}); err != nil {
 		return err
 	}
 	pm.DisableFusion()
@@ -225,7 +251,7 @@ func probeNode(be compute.Backend, g *onnx.Graph, n *onnxpb.NodeProto, shapeOf m
 			for i, name := range feedNames {
 				fm[name] = ins[i]
 			}
-			outs := pm.CallGraph(scope, gr, fm, n.GetOutput()[0])
+			outs := pm.CallGraph(scope, gr, fm, pg.Output[0].GetName())
 			var wrt []*Node
 			for i, name := range feedNames {
 				if reach[name] && ins[i].DType().IsFloat() {

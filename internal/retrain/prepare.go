@@ -163,7 +163,7 @@ func checkLabels(ds *dataset, loss lossSpec, perRow int, isVal bool) error {
 		} else {
 			for i, f := range ds.labels.Float64s() {
 				if f != math.Trunc(f) {
-					return fmt.Errorf("%s: row %d has label %v; cross_entropy needs whole class ids", what, i, f)
+					return fmt.Errorf("%s: row %d has label %v; cross_entropy needs whole class ids", what, ds.fileRow(i), f)
 				}
 				vals = append(vals, int64(f))
 			}
@@ -171,7 +171,7 @@ func checkLabels(ds *dataset, loss lossSpec, perRow int, isVal bool) error {
 		}
 		for i, v := range vals {
 			if v < 0 || v >= int64(perRow) {
-				return fmt.Errorf("%s: row %d has class %d, outside 0..%d (the model scores %d classes)", what, i, v, perRow-1, perRow)
+				return fmt.Errorf("%s: row %d has class %d, outside 0..%d (the model scores %d classes)", what, ds.fileRow(i), v, perRow-1, perRow)
 			}
 		}
 	default:

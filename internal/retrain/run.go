@@ -122,7 +122,7 @@ func (r *run) checkShapes() error {
 	for i := range idx {
 		idx[i] = i
 	}
-	out, _, err := r.evaluate(r.train, idx)
+	out, _, err := r.evaluateOutput(r.train, idx, true)
 	if err != nil {
 		return err
 	}
@@ -333,15 +333,19 @@ func (r *run) precompile() error {
 			return d
 		}
 	}
-	return fmt.Errorf("build the training step: %w; if an op of the model has no gradient here, train the final layer only with --trainable head", err)
+	return fmt.Errorf("the training step cannot be built (%s); train the final layer only with --trainable head", shortCause(err))
 }
 
 // evaluate runs the model on rows idx of ds and returns its output and the
 // per-row loss (nil when the loss cannot be computed for ds).
 func (r *run) evaluate(ds *dataset, idx []int) (*tensors.Tensor, *tensors.Tensor, error) {
-	// The loss needs the same extras as training; without them only the
-	// output is computed.
-	complete := (!r.eng.labels || ds.labels != nil) && (!r.eng.teacher || ds.teacher != nil)
+	return r.evaluateOutput(ds, idx, false)
+}
+
+// evaluateOutput is evaluate, computing only the output when outputOnly is
+// set or when ds lacks what the loss needs.
+func (r *run) evaluateOutput(ds *dataset, idx []int, outputOnly bool) (*tensors.Tensor, *tensors.Tensor, error) {
+	complete := !outputOnly && (!r.eng.labels || ds.labels != nil) && (!r.eng.teacher || ds.teacher != nil)
 	args, err := batchArgs(ds, idx, r.eng.labels && complete, r.eng.teacher && complete)
 	if err != nil {
 		return nil, nil, err
@@ -353,7 +357,7 @@ func (r *run) evaluate(ds *dataset, idx []int) (*tensors.Tensor, *tensors.Tensor
 		return e
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("run the model in the training backend: %w", err)
+		return nil, nil, fmt.Errorf("the training backend cannot run the model (%s); train the final layer only with --trainable head, which runs the body in ONNX Runtime", shortCause(err))
 	}
 	if len(outs) == 1 {
 		return outs[0], nil, nil
