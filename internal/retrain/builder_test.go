@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -127,7 +127,7 @@ func (b *gb) node(op string, in []string, out string, attrs ...*onnxpb.Attribute
 
 func (b *gb) model(opset int64) *onnx.Model {
 	return &onnx.Model{Proto: &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: b.g, ProducerName: proto.String("retrain-test"),
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(opset)}},
+		OpsetImport:   []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(opset)}},
 		MetadataProps: []*onnxpb.StringStringEntryProto{{Key: proto.String("owner"), Value: proto.String("tests")}}}}
 }
 
