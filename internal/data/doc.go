@@ -7,6 +7,11 @@
 // -1 for dynamic dimensions); this package never imports the runtime or the
 // ONNX packages, so quantize, eval, monitor and tune can share it.
 //
+// ReadAll holds a whole dataset in memory instead (Dataset): one buffer per
+// input, seeded validation splits (Split) and a fresh seeded row order per
+// epoch (Epoch, Shuffle), for training loops; Dataset.Source streams it back
+// to anything that takes a Source.
+//
 // Every batch is checked against the model: the messages name the input,
 // the expected shape and the data field that did not fit. Optional
 // preprocessing (Scale, Mean/Std normalisation, reshaping flat rows to the

@@ -97,6 +97,18 @@ type Batch struct {
 	Rows   int                // number of rows
 	Inputs map[string]*Tensor // by input name, shape [Rows, ...]
 	Labels *Tensor            // nil without labels; Int64 for integer labels, else Float64
+	// Origin is the data-file row of each row when the rows are not
+	// consecutive (a shuffled batch from Dataset.Batch); nil means row i is
+	// file row Offset+i. Use Row for messages.
+	Origin []int
+}
+
+// Row is the data-file row number of row i of the batch.
+func (b *Batch) Row(i int) int {
+	if b.Origin != nil {
+		return b.Origin[i]
+	}
+	return b.Offset + i
 }
 
 // Source yields batches until io.EOF.

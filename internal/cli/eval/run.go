@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/metrics"
 	"github.com/mlops-dev/mlops/internal/monitor/evalreport"
-	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
@@ -26,55 +26,6 @@ type modelRun struct {
 	notes     []string
 	session   *runtime.Session
 	inputs    []data.InputInfo
-}
-
-// onnxType maps the data layer's element types to ONNX's.
-func onnxType(d data.DType) onnx.DataType {
-	switch d {
-	case data.Float32:
-		return onnx.Float
-	case data.Float64:
-		return onnx.Double
-	case data.Int8:
-		return onnx.Int8
-	case data.Int16:
-		return onnx.Int16
-	case data.Int32:
-		return onnx.Int32
-	case data.Int64:
-		return onnx.Int64
-	case data.Uint8:
-		return onnx.Uint8
-	case data.Uint16:
-		return onnx.Uint16
-	case data.Uint32:
-		return onnx.Uint32
-	case data.Uint64:
-		return onnx.Uint64
-	case data.Bool:
-		return onnx.Bool
-	}
-	return onnx.Undefined
-}
-
-func dataInputs(infos []runtime.TensorInfo) ([]data.InputInfo, error) {
-	out := make([]data.InputInfo, 0, len(infos))
-	for _, in := range infos {
-		dt, err := data.ParseDType(in.DataType.String())
-		if err != nil {
-			return nil, fmt.Errorf("model input %q has type %s, which data files cannot feed", in.Name, in.DataType)
-		}
-		out = append(out, data.InputInfo{Name: in.Name, DType: dt, Shape: in.Shape})
-	}
-	return out, nil
-}
-
-func toRuntime(b *data.Batch) map[string]*runtime.Tensor {
-	out := make(map[string]*runtime.Tensor, len(b.Inputs))
-	for name, t := range b.Inputs {
-		out[name] = &runtime.Tensor{DataType: onnxType(t.DType), Shape: t.Shape, Data: t.Data}
-	}
-	return out
 }
 
 // runModel streams the data through one model and collects its outputs
@@ -93,7 +44,7 @@ func runModel(ctx context.Context, rt *runtime.Runtime, path string, o *EvalOpti
 }
 
 func (run *modelRun) collect(ctx context.Context, path string, o *EvalOptions, task evalreport.Task) error {
-	ins, err := dataInputs(run.session.Inputs())
+	ins, err := infer.Inputs(run.session.Inputs())
 	if err != nil {
 		return err
 	}
@@ -131,8 +82,12 @@ func (run *modelRun) collect(ctx context.Context, path string, o *EvalOptions, t
 		if err != nil {
 			return err
 		}
+		feed, err := infer.Feed(b)
+		if err != nil {
+			return err
+		}
 		t0 := time.Now()
-		res, err := run.session.Run(ctx, toRuntime(b), []string{run.output})
+		res, err := run.session.Run(ctx, feed, []string{run.output})
 		d := time.Since(t0)
 		if err != nil {
 			return fmt.Errorf("run %s on rows %d..%d: %w", path, b.Offset, b.Offset+b.Rows-1, err)
@@ -268,7 +223,10 @@ func (run *modelRun) latency(ctx context.Context, o *EvalOptions, bs, runs int) 
 	if b.Rows < bs {
 		return st, fmt.Errorf("latency at batch size %d needs %d rows, the data has %d", bs, bs, b.Rows)
 	}
-	ins := toRuntime(b)
+	ins, err := infer.Feed(b)
+	if err != nil {
+		return st, err
+	}
 	for i := 0; i < 3; i++ {
 		if _, err := run.session.Run(ctx, ins, []string{run.output}); err != nil {
 			return st, err

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"github.com/mlops-dev/mlops/internal/optimize/calib"
@@ -123,7 +124,7 @@ func Calibrate(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, tensors 
 		if err != nil {
 			return nil, nil, fmt.Errorf("calibration data: %w", err)
 		}
-		feeds, err := runtimeInputs(b)
+		feeds, err := infer.Feed(b)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -278,41 +279,4 @@ func hasExternal(mp *onnxpb.ModelProto) bool {
 	}
 	walk(mp.GetGraph())
 	return ext
-}
-
-// dataTypes maps the data layer's element types to ONNX's.
-var dataTypes = map[data.DType]onnx.DataType{
-	data.Float32: onnx.Float, data.Float64: onnx.Double, data.Int8: onnx.Int8, data.Int16: onnx.Int16,
-	data.Int32: onnx.Int32, data.Int64: onnx.Int64, data.Uint8: onnx.Uint8, data.Uint16: onnx.Uint16,
-	data.Uint32: onnx.Uint32, data.Uint64: onnx.Uint64, data.Bool: onnx.Bool,
-}
-
-func runtimeInputs(b *data.Batch) (map[string]*runtime.Tensor, error) {
-	out := make(map[string]*runtime.Tensor, len(b.Inputs))
-	for name, t := range b.Inputs {
-		dt, ok := dataTypes[t.DType]
-		if !ok {
-			return nil, fmt.Errorf("input %s: element type %v has no ONNX equivalent", name, t.DType)
-		}
-		out[name] = &runtime.Tensor{DataType: dt, Shape: t.Shape, Data: t.Data}
-	}
-	return out, nil
-}
-
-// DataInputs describes a session's inputs for the data layer.
-func DataInputs(infos []runtime.TensorInfo) ([]data.InputInfo, error) {
-	out := make([]data.InputInfo, 0, len(infos))
-	for _, in := range infos {
-		var dt data.DType
-		for d, o := range dataTypes {
-			if o == in.DataType {
-				dt = d
-			}
-		}
-		if dt == data.Invalid {
-			return nil, fmt.Errorf("model input %s has type %v, which data files cannot feed", in.Name, in.DataType)
-		}
-		out = append(out, data.InputInfo{Name: in.Name, DType: dt, Shape: in.Shape})
-	}
-	return out, nil
 }

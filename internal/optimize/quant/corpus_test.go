@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -79,10 +80,8 @@ func corpusInputs(t *testing.T, dir string, m *onnx.Model) (map[string]*runtime.
 		}
 		dt := onnx.TypeOf(tp)
 		feeds[names[i]] = &runtime.Tensor{DataType: dt, Shape: tp.GetDims(), Data: raw}
-		for d, o := range dataTypes {
-			if o == dt {
-				batch.Inputs[names[i]] = &data.Tensor{DType: d, Shape: tp.GetDims(), Data: raw}
-			}
+		if d, ok := infer.DataType(dt); ok {
+			batch.Inputs[names[i]] = &data.Tensor{DType: d, Shape: tp.GetDims(), Data: raw}
 		}
 		if batch.Inputs[names[i]] == nil {
 			return nil, nil

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
@@ -79,7 +80,7 @@ func Evaluate(ctx context.Context, rt *runtime.Runtime, floatPath, quantPath str
 	}
 	defer qclean()
 	defer qs.Close()
-	if spec.Inputs, err = DataInputs(fs.Inputs()); err != nil {
+	if spec.Inputs, err = infer.Inputs(fs.Inputs()); err != nil {
 		return nil, err
 	}
 	src, err := data.Open(ctx, spec)
@@ -104,7 +105,7 @@ func Evaluate(ctx context.Context, rt *runtime.Runtime, floatPath, quantPath str
 		if err != nil {
 			return nil, fmt.Errorf("eval data: %w", err)
 		}
-		feeds, err := runtimeInputs(b)
+		feeds, err := infer.Feed(b)
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/infer"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -102,7 +103,7 @@ func calibrateFile(t testing.TB, rt *runtime.Runtime, m *onnx.Model, opts Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := DataInputs(s.Inputs())
+	ins, err := infer.Inputs(s.Inputs())
 	s.Close()
 	if err != nil {
 		t.Fatal(err)

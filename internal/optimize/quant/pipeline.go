@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
@@ -148,7 +149,7 @@ func modelInputs(rt *runtime.Runtime, path string, so runtime.SessionOptions) ([
 		return nil, err
 	}
 	defer s.Close()
-	return DataInputs(s.Inputs())
+	return infer.Inputs(s.Inputs())
 }
 
 // modelBytes is the model file plus its external data files.
