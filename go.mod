@@ -155,3 +155,5 @@ require (
 	google.golang.org/grpc v1.84.0 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
 )
+
+replace github.com/gomlx/compute => ./third_party/compute
