@@ -1,0 +1,9 @@
+//go:build !amd64
+
+package backend
+
+const hasAVX2 = false
+
+func microKernel(kc int, a, b, c []float32, ldc int, accumulate bool) {
+	microKernelGo(kc, a, b, c, ldc, accumulate)
+}
