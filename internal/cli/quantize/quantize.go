@@ -42,6 +42,13 @@ type QuantizeOptions struct {
 	InputFields                               map[string]string
 	Reshape                                   bool
 	activationTypeSet                         bool
+
+	// 4-bit weight-only quantization.
+	Bits, BlockSize, AccuracyLevel int
+	Symmetric                      bool
+	Algorithm                      string
+	KeepFP                         []string
+	modeSet                        bool
 }
 
 // NewCmdQuantize builds `mlops quantize`.
@@ -49,9 +56,10 @@ func NewCmdQuantize(f *cmdutil.Factory, runF func(*QuantizeOptions) error) *cobr
 	opts := &QuantizeOptions{IO: f.IO, Format: f.OutputFormat, Runtime: f.Runtime}
 	cmd := &cobra.Command{
 		Use:   "quantize <model.onnx> [<output.onnx>]",
-		Short: "Quantize a float ONNX model to int8",
-		Long: `Quantize a float32 ONNX model to 8-bit integers so ONNX Runtime runs it
-smaller and usually faster.
+		Short: "Quantize a float ONNX model to int8 or 4-bit weights",
+		Long: `Quantize a float ONNX model (float32, float16 or bfloat16 weights) to
+8-bit integers, or its weights to 4 bits, so ONNX Runtime runs it smaller and
+usually faster.
 
 --mode dynamic (default) quantizes weights offline and activations at run time:
 MatMul and Gemm with a constant weight become ONNX Runtime's fused
@@ -80,6 +88,19 @@ The output (default: <input>.int8.onnx) is written to a temporary file and
 renamed into place; nothing is written when quantization fails. Models with
 external data keep using external data.
 
+--bits 4 quantizes weights only, to 4 bits in blocks along the input
+dimension (--block-size, default 32), as ONNX Runtime's MatMulNBits
+(com.microsoft) runs them: MatMul and Gemm with a constant weight become
+MatMulNBits (a bias Add is folded in), embedding Gathers become
+GatherBlockQuantized. Activations stay in the model's float type (float32 or
+float16; bfloat16 models get Casts around the kernels, which ORT's CPU
+provider lacks for bfloat16). --algorithm rtn rounds each block to nearest;
+hqq refines zero points and scales without data; gptq uses
+--calibration-data to spread each column's rounding error over the columns
+not yet quantized. The report lists every layer's reconstruction error
+(weight, and output on the calibration data when given). --keep-fp keeps
+layers such as the LM head in float.
+
 With --eval-data (and labels in the data file or --eval-labels) both models
 run on the data and the report adds fp32 vs int8 accuracy, top-1 agreement,
 output cosine and the SNR of every quantized layer, worst first.
@@ -92,6 +113,9 @@ output cosine and the SNR of every quantized layer, worst first.
   mlops quantize cnn.onnx cnn.int8.onnx --mode static \
       --calibration-data calib.npy --calibration-method percentile --calibration-samples 500
 
+  # 4-bit weights, GPTQ on calibration rows, LM head kept in float
+  mlops quantize llm.onnx --bits 4 --algorithm gptq --calibration-data calib.npz --keep-fp 'lm_head*'
+
   # compare with the float model on labelled data, JSON report
   mlops quantize cnn.onnx --eval-data x_test.npy --eval-labels y_test.npy --output json`,
 		Args: cmdutil.RangeArgs(1, 2, "a model to quantize and optionally the output path"),
@@ -100,9 +124,10 @@ output cosine and the SNR of every quantized layer, worst first.
 			if len(args) > 1 {
 				opts.Output = args[1]
 			} else {
-				opts.Output = defaultOutput(args[0])
+				opts.Output = defaultOutput(args[0], opts.Bits)
 			}
 			opts.activationTypeSet = cmd.Flags().Changed("activation-type")
+			opts.modeSet = cmd.Flags().Changed("mode")
 			if runF != nil {
 				return runF(opts)
 			}
@@ -135,11 +160,20 @@ output cosine and the SNR of every quantized layer, worst first.
 	fl.BoolVar(&opts.Reshape, "reshape", false, "reshape data rows to the model input when the element count matches")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fl.BoolVar(&opts.Force, "force", false, "overwrite the output file if it exists")
+	fl.IntVar(&opts.Bits, "bits", 8, "8 (the modes above) or 4 (weight-only MatMulNBits, activations stay float)")
+	fl.IntVar(&opts.BlockSize, "block-size", quant.DefaultBlockSize, "4-bit block length along the input dimension: 16, 32, 64, 128 or 256")
+	fl.BoolVar(&opts.Symmetric, "symmetric", false, "4-bit: no zero points (each block's zero is code 8)")
+	fl.StringVar(&opts.Algorithm, "algorithm", "", "4-bit: hqq (default: refined zero points and scales, no data), rtn (round to nearest) or gptq (needs --calibration-data)")
+	fl.IntVar(&opts.AccuracyLevel, "accuracy-level", 0, "4-bit: MatMulNBits accuracy_level, 0 (unset) to 4 (int8 activations inside the kernel, fastest on CPU)")
+	fl.StringSliceVar(&opts.KeepFP, "keep-fp", nil, "keep nodes whose name, weight or output matches these glob patterns in float (e.g. 'lm_head*')")
 	return cmd
 }
 
-func defaultOutput(in string) string {
+func defaultOutput(in string, bits int) string {
 	ext := filepath.Ext(in)
+	if bits == 4 {
+		return strings.TrimSuffix(in, ext) + ".int4.onnx"
+	}
 	return strings.TrimSuffix(in, ext) + ".int8.onnx"
 }
 
@@ -155,6 +189,29 @@ func (o *QuantizeOptions) request() (quant.Request, error) {
 		return req, cmdutil.FlagErrorf("--activation-type: %v", err)
 	}
 	mode := quant.Mode(o.Mode)
+	if o.Bits == 4 {
+		if o.modeSet && mode == quant.Static {
+			return req, cmdutil.FlagErrorf("--bits 4 is weight-only (activations stay float): drop --mode static")
+		}
+		alg, err := quant.ParseAlgorithm(o.Algorithm)
+		if err != nil {
+			return req, cmdutil.FlagErrorf("--algorithm: %v", err)
+		}
+		if alg == quant.GPTQ && o.CalibrationData == "" {
+			return req, cmdutil.FlagErrorf("--algorithm gptq needs --calibration-data FILE (rows of the model's inputs); hqq and rtn need no data")
+		}
+		mode = quant.Dynamic
+		req.Options = quant.Options{Mode: mode, Format: quant.QDQ, Bits: 4, BlockSize: o.BlockSize, Symmetric4: o.Symmetric,
+			Algorithm: alg, AccuracyLevel: o.AccuracyLevel, OpTypes: o.OpTypes, ExcludeNodes: o.ExcludeNodes,
+			ExcludeOpTypes: o.ExcludeOpTypes, KeepFP: o.KeepFP}
+		if err := req.Options.Validate(); err != nil {
+			return req, cmdutil.FlagErrorf("%v", err)
+		}
+		return o.finish(req)
+	}
+	if o.Algorithm != "" {
+		return req, cmdutil.FlagErrorf("--algorithm %s applies to --bits 4; 8-bit weights are rounded to nearest", o.Algorithm)
+	}
 	if mode == quant.Dynamic && o.activationTypeSet && at != quant.Uint8 {
 		return req, cmdutil.FlagErrorf("--activation-type %s: dynamic mode always quantizes activations to uint8; use --mode static", o.ActivationType)
 	}
@@ -168,10 +225,16 @@ func (o *QuantizeOptions) request() (quant.Request, error) {
 		Mode: mode, Format: quant.Format(o.QFormat), WeightType: wt, ActivationType: at,
 		SymmetricWeights: o.SymmetricWeights, SymmetricActivations: o.SymmetricActivations, ReduceRange: o.ReduceRange,
 		PerChannel: o.PerChannel, OpTypes: o.OpTypes, ExcludeNodes: o.ExcludeNodes, ExcludeOpTypes: o.ExcludeOpTypes,
+		KeepFP: o.KeepFP, Bits: o.Bits,
 	}
 	if err := req.Options.Validate(); err != nil {
 		return req, cmdutil.FlagErrorf("%v", err)
 	}
+	return o.finish(req)
+}
+
+// finish fills the data, calibration and session parts of a request.
+func (o *QuantizeOptions) finish(req quant.Request) (quant.Request, error) {
 	co := calib.Options{Method: calib.Method(o.CalibrationMethod), Percentile: o.Percentile,
 		Bins: o.CalibrationBins, QuantizedBins: o.CalibrationQuantizedBins}
 	if err := co.Validate(); err != nil {
@@ -207,12 +270,16 @@ func quantizeRun(ctx context.Context, o *QuantizeOptions) error {
 		return fmt.Errorf("%s exists: choose another output path or pass --force", req.Output)
 	}
 	var rt *runtime.Runtime
-	if req.Options.Mode == quant.Static || req.Eval.Path != "" {
+	if req.Options.Mode == quant.Static || req.Eval.Path != "" || req.Calibration.Path != "" {
 		if rt, err = o.Runtime(); err != nil {
 			return err
 		}
 	}
-	o.IO.Statusf("quantizing %s (%s)", req.Input, req.Options.Mode)
+	if req.Options.Bits == 4 {
+		o.IO.Statusf("quantizing %s (4-bit %s, block %d)", req.Input, req.Options.Algorithm, req.Options.BlockSize)
+	} else {
+		o.IO.Statusf("quantizing %s (%s)", req.Input, req.Options.Mode)
+	}
 	rep, err := quant.Run(ctx, rt, req)
 	if err != nil {
 		return err

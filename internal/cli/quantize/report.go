@@ -17,6 +17,13 @@ func printTable(io *cmdutil.IOStreams, r *quant.Report) error {
 	}
 	fmt.Fprintf(w, "%s -> %s\n", r.Input, r.Output)
 	fmt.Fprintf(w, "mode %s, weights %s, activations %s, %.2fs\n", mode, r.WeightType, r.ActivationType, r.DurationSeconds)
+	if r.Bits == 4 {
+		sym := "with zero points"
+		if r.Symmetric {
+			sym = "symmetric"
+		}
+		fmt.Fprintf(w, "4-bit %s, block %d, %s, accuracy level %d\n", r.Algorithm, r.BlockSize, sym, r.AccuracyLevel)
+	}
 	fmt.Fprintf(w, "size %s -> %s (%.1f%%)\n", human(r.BytesBefore), human(r.BytesAfter), 100*r.SizeRatio)
 	if c := r.Calibration; c != nil {
 		fmt.Fprintf(w, "calibration %s on %d samples (%d tensors)\n", c.Method, c.Samples, c.Tensors)
@@ -44,11 +51,42 @@ func printTable(io *cmdutil.IOStreams, r *quant.Report) error {
 			return err
 		}
 	}
+	if len(r.Layers) > 0 {
+		fmt.Fprintln(w)
+		t := cmdutil.NewTable(io, "layer", "op type", "k x n", "weight error", "output error")
+		for _, l := range r.Layers {
+			oe := "-"
+			if l.OutputErr != nil {
+				oe = fmt.Sprintf("%.4f", *l.OutputErr)
+			}
+			k := strconv.Itoa(l.K)
+			if l.Padded {
+				k += " (padded)"
+			}
+			t.AddRow(l.Node, l.OpType, k+" x "+strconv.Itoa(l.N), fmt.Sprintf("%.4f", l.WeightErr), oe)
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if len(r.CastsInserted) > 0 {
+		fmt.Fprintln(w)
+		t := cmdutil.NewTable(io, "cast inserted", "from", "to", "why")
+		for _, c := range r.CastsInserted {
+			t.AddRow(c.Node, c.From, c.To, c.Reason)
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
 	if e := r.Eval; e != nil {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "eval on %d samples: top-1 agreement %.2f%%, output cosine %.5f\n", e.Samples, 100*e.Agreement, e.Cosine)
 		if e.AccuracyFloat != nil {
-			fmt.Fprintf(w, "accuracy fp32 %.2f%%, int8 %.2f%% (%+.2f pp)\n", 100**e.AccuracyFloat, 100**e.AccuracyQuantized, *e.AccuracyDeltaPP)
+			fmt.Fprintf(w, "accuracy fp32 %.2f%%, quantized %.2f%% (%+.2f pp)\n", 100**e.AccuracyFloat, 100**e.AccuracyQuantized, *e.AccuracyDeltaPP)
 		}
 		if len(e.Layers) > 0 {
 			t := cmdutil.NewTable(io, "layer (worst first)", "op type", "snr db")

@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 
+	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -65,6 +66,12 @@ func (r *rewriter) dynamicMatMul(s *scope, n *onnxpb.NodeProto, uses map[string]
 // biasAdd finds Add(out, bias) with bias a constant float vector of length
 // cols, where the Add is the only reader of out.
 func (r *rewriter) biasAdd(s *scope, out string, cols int64, uses map[string]int) (*onnxpb.NodeProto, string) {
+	return findBiasAdd(s, out, cols, onnx.Float, uses)
+}
+
+// findBiasAdd finds Add(out, bias) with bias a constant [cols] vector of
+// type dt, where the Add is the only reader of out.
+func findBiasAdd(s *scope, out string, cols int64, dt onnx.DataType, uses map[string]int) (*onnxpb.NodeProto, string) {
 	if uses[out] != 1 {
 		return nil, ""
 	}
@@ -85,7 +92,7 @@ func (r *rewriter) biasAdd(s *scope, out string, cols int64, uses map[string]int
 			return nil, ""
 		}
 		c := s.resolveConst(other)
-		if c == nil || len(c.dims()) != 1 || c.dims()[0] != cols || c.tensor.GetDataType() != 1 {
+		if c == nil || c.transposed || len(c.dims()) != 1 || c.dims()[0] != cols || onnx.TypeOf(c.tensor) != dt {
 			return nil, ""
 		}
 		return a, other

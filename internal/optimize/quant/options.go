@@ -1,7 +1,9 @@
 package quant
 
 import (
+	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 )
@@ -51,6 +53,23 @@ type Options struct {
 	OpTypes        []string
 	ExcludeNodes   []string
 	ExcludeOpTypes []string
+	// KeepFP lists glob patterns (path.Match) of node, weight or output
+	// names to keep in float, e.g. "lm_head*".
+	KeepFP []string
+
+	// Bits is 8 (the modes above; 0 means 8) or 4: weight-only block
+	// quantization to com.microsoft MatMulNBits, where Mode and Format do
+	// not apply.
+	Bits int
+	// BlockSize is the 4-bit block length along K (default 32).
+	BlockSize int
+	// Symmetric4 drops 4-bit zero points (each block's zero is 8).
+	Symmetric4 bool
+	// Algorithm picks 4-bit codes and parameters (default hqq).
+	Algorithm Algorithm
+	// AccuracyLevel is MatMulNBits' accuracy_level (0-4; 4 lets ORT
+	// quantize A to int8 per block, its fastest CPU path).
+	AccuracyLevel int
 }
 
 // DynamicOpTypes are the op types dynamic mode rewrites.
@@ -67,8 +86,84 @@ func SupportedOpTypes(mode Mode) []string {
 	return slices.Clone(dynamicOpTypes)
 }
 
+// nbitsOpTypes are the op types 4-bit mode rewrites.
+var nbitsOpTypes = []string{"MatMul", "Gemm", "Gather"}
+
+// DefaultBlockSize is the 4-bit block length when none is given.
+const DefaultBlockSize = 32
+
+// fourBit reports whether o selects 4-bit weight-only quantization.
+func (o Options) fourBit() bool { return o.Bits == 4 }
+
+// opTypes are the op types o can quantize.
+func (o Options) opTypes() []string {
+	if o.fourBit() {
+		return slices.Clone(nbitsOpTypes)
+	}
+	return SupportedOpTypes(o.Mode)
+}
+
+// DefaultAlgorithm is the 4-bit algorithm when none is given: the best one
+// that needs no data.
+const DefaultAlgorithm = HQQ
+
+// algorithm is Algorithm or its default.
+func (o Options) algorithm() Algorithm {
+	if o.Algorithm == "" {
+		return DefaultAlgorithm
+	}
+	return o.Algorithm
+}
+
+// blockSize is BlockSize or its default.
+func (o Options) blockSize() int {
+	if o.BlockSize == 0 {
+		return DefaultBlockSize
+	}
+	return o.BlockSize
+}
+
 // Validate checks option combinations and names the flag to change.
 func (o Options) Validate() error {
+	switch o.Bits {
+	case 0, 8:
+		if o.Algorithm != "" && o.Algorithm != RTN {
+			return fmt.Errorf("--algorithm %s applies to --bits 4; 8-bit weights are rounded to nearest", o.Algorithm)
+		}
+	case 4:
+		if o.Mode == Static {
+			return errors.New("--bits 4 is weight-only (activations stay float): drop --mode static")
+		}
+		if b := o.blockSize(); !ValidBlockSize(b) {
+			return fmt.Errorf("--block-size %d: use a power of two of at least 16 (32, 64, 128 or 256)", b)
+		}
+		switch o.Algorithm {
+		case "", RTN, HQQ, GPTQ:
+		default:
+			return fmt.Errorf("unknown algorithm %q: use rtn, hqq or gptq", o.Algorithm)
+		}
+		if o.AccuracyLevel < 0 || o.AccuracyLevel > 4 {
+			return fmt.Errorf("--accuracy-level %d: use 0 (unset), 1 (fp32), 2 (fp16), 3 (bf16) or 4 (int8)", o.AccuracyLevel)
+		}
+		for _, t := range o.OpTypes {
+			if !slices.Contains(nbitsOpTypes, t) {
+				return fmt.Errorf("op type %q cannot be quantized to 4 bits: choose from %s", t, strings.Join(nbitsOpTypes, ", "))
+			}
+		}
+		for _, p := range o.KeepFP {
+			if _, err := path.Match(p, ""); err != nil {
+				return fmt.Errorf("--keep-fp %q: %v", p, err)
+			}
+		}
+		return nil
+	default:
+		return fmt.Errorf("--bits %d: use 8 or 4", o.Bits)
+	}
+	for _, p := range o.KeepFP {
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("--keep-fp %q: %v", p, err)
+		}
+	}
 	switch o.Mode {
 	case Dynamic, Static:
 	default:
@@ -99,7 +194,7 @@ func (o Options) perChannel(op string) bool {
 
 // wants reports whether node (name, op) is selected, and why not.
 func (o Options) wants(name, op string) (bool, string) {
-	if slices.Contains(o.ExcludeNodes, name) && name != "" {
+	if name != "" && matchAny(o.ExcludeNodes, name) {
 		return false, "excluded by --exclude-nodes"
 	}
 	if slices.Contains(o.ExcludeOpTypes, op) {
@@ -109,4 +204,28 @@ func (o Options) wants(name, op string) (bool, string) {
 		return false, "not in --op-types"
 	}
 	return true, ""
+}
+
+// matchAny reports whether name equals one of pats or matches it as a glob.
+func matchAny(pats []string, name string) bool {
+	for _, p := range pats {
+		if p == name {
+			return true
+		}
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// keepFP reports whether --keep-fp names this node (by node name, output
+// or weight name).
+func (o Options) keepFP(names ...string) bool {
+	for _, n := range names {
+		if n != "" && matchAny(o.KeepFP, n) {
+			return true
+		}
+	}
+	return false
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mlops-dev/mlops/internal/data"
 	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
@@ -48,7 +50,21 @@ type Report struct {
 	DurationSeconds  float64           `json:"duration_seconds"`
 	Calibration      *CalibrationStats `json:"calibration,omitempty"`
 	Eval             *EvalReport       `json:"eval,omitempty"`
+
+	// 4-bit weight-only runs (--bits 4).
+	Bits          int                   `json:"bits"`
+	BlockSize     int                   `json:"block_size,omitempty"`
+	Algorithm     Algorithm             `json:"algorithm,omitempty"`
+	Symmetric     bool                  `json:"symmetric,omitempty"`
+	AccuracyLevel int                   `json:"accuracy_level,omitempty"`
+	FloatType     string                `json:"float_type"`
+	Layers        []LayerReconstruction `json:"layers,omitempty"`
+	CastsInserted []CastNote            `json:"casts_inserted"`
+	Notes         []string              `json:"notes,omitempty"`
 }
+
+// WeightOnly is the mode 4-bit runs report: activations stay float.
+const WeightOnly Mode = "weight_only"
 
 // Run quantizes req.Input into req.Output. rt may be nil in dynamic mode
 // without evaluation. The output appears only when everything succeeded.
@@ -58,10 +74,13 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if o.fourBit() && o.algorithm() == GPTQ && req.Calibration.Path == "" {
+		return nil, fmt.Errorf("%w: --algorithm gptq minimises each layer's output error on data: pass --calibration-data FILE (rows of the model's inputs), or use --algorithm hqq or rtn, which need none", ErrNeedsCalibration)
+	}
 	if o.Mode == Static && req.Calibration.Path == "" {
 		return nil, errors.New("static mode needs calibration data: pass --calibration-data FILE (.npy, .npz, .csv, .jsonl, .parquet)")
 	}
-	if (o.Mode == Static || req.Eval.Path != "") && rt == nil {
+	if (o.Mode == Static || req.Eval.Path != "" || (o.fourBit() && req.Calibration.Path != "")) && rt == nil {
 		return nil, errors.New("calibration and evaluation need ONNX Runtime: install it (make setup) or pass --ort-lib")
 	}
 	if abs(req.Input) == abs(req.Output) {
@@ -80,9 +99,25 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	}
 	rep := &Report{Input: req.Input, Output: req.Output, Mode: o.Mode, WeightType: o.WeightType.String(),
 		ActivationType: Uint8.String(), BytesBefore: modelBytes(req.Input, m)}
-	if o.Mode == Static {
+	rep.FloatType = modelFloatType(m)
+	rep.Bits = 8
+	switch {
+	case o.fourBit():
+		rep.Mode, rep.Bits, rep.WeightType, rep.ActivationType = WeightOnly, 4, "uint4", rep.FloatType
+		rep.BlockSize, rep.Algorithm, rep.Symmetric, rep.AccuracyLevel = o.blockSize(), o.algorithm(), o.Symmetric4, o.AccuracyLevel
+	case o.Mode == Static:
 		rep.Format = o.Format
 		rep.ActivationType = o.ActivationType.String()
+	}
+	var hess HessianFunc
+	if o.fourBit() && req.Calibration.Path != "" {
+		spec := req.Calibration
+		if spec.Inputs, err = modelInputs(rt, req.Input, req.Session); err != nil {
+			return nil, err
+		}
+		co := req.CalibrationOpts
+		co.Session = req.Session
+		hess = NewHessianFunc(rt, m, func(ctx context.Context) (data.Source, error) { return data.Open(ctx, spec) }, co)
 	}
 	var ranges map[string]Range
 	if o.Mode == Static {
@@ -112,11 +147,15 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 			spill = nil
 		}
 	}
-	res, err := quantize(ctx, m, o, ranges, spill)
+	res, err := quantize(ctx, m, o, ranges, spill, hess)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Input, err)
 	}
 	rep.NodesQuantized, rep.NodesSkipped, rep.WeightsQuantized = res.NodesQuantized, res.NodesSkipped, res.WeightsQuantized
+	rep.Layers, rep.CastsInserted, rep.Notes = res.Reconstruction, res.Casts, res.Notes
+	if rep.CastsInserted == nil {
+		rep.CastsInserted = []CastNote{}
+	}
 	if err := m.SaveContext(ctx, req.Output, onnx.SaveOptions{External: onnx.ExternalAuto}); err != nil {
 		return nil, err
 	}
@@ -176,4 +215,46 @@ func fileSize(p string) int64 {
 		return 0
 	}
 	return st.Size()
+}
+
+// modelFloatType is the float type most of the model's float weights have
+// (by bytes): "float32", "float16" or "bfloat16"; float32 when it has none.
+func modelFloatType(m *onnx.Model) string {
+	bytes := map[onnx.DataType]int64{}
+	walkInits(m.Proto.GetGraph(), func(t *onnxpb.TensorProto) {
+		if dt := onnx.TypeOf(t); isFloatType(dt) {
+			bytes[dt] += onnx.DataBytes(t)
+		}
+	})
+	best := onnx.Float
+	for _, dt := range []onnx.DataType{onnx.Float16, onnx.BFloat16} {
+		if bytes[dt] > bytes[best] {
+			best = dt
+		}
+	}
+	return floatName(best)
+}
+
+// floatName is the report's spelling of a float type.
+func floatName(dt onnx.DataType) string {
+	if dt == onnx.Float {
+		return "float32"
+	}
+	return strings.ToLower(dt.String())
+}
+
+func walkInits(g *onnxpb.GraphProto, fn func(*onnxpb.TensorProto)) {
+	for _, t := range g.GetInitializer() {
+		fn(t)
+	}
+	for _, n := range g.GetNode() {
+		for _, a := range n.GetAttribute() {
+			if a.GetG() != nil {
+				walkInits(a.GetG(), fn)
+			}
+			for _, sg := range a.GetGraphs() {
+				walkInits(sg, fn)
+			}
+		}
+	}
 }

@@ -39,6 +39,13 @@ type Result struct {
 	// Layers are the main-graph tensors written by quantized nodes, under
 	// the same name in the float and the quantized model (for per-layer SNR).
 	Layers []Layer `json:"-"`
+	// Reconstruction is the per-weight error of 4-bit quantization.
+	Reconstruction []LayerReconstruction `json:"layers,omitempty"`
+	// Casts are the Cast nodes inserted because a kernel computes in
+	// another float type than the model.
+	Casts []CastNote `json:"casts_inserted,omitempty"`
+	// Notes say what was done differently from what was asked, and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Layer is the output of one quantized node.
@@ -53,7 +60,7 @@ var quantizedOps = map[string]bool{
 	"QuantizeLinear": true, "DequantizeLinear": true, "DynamicQuantizeLinear": true,
 	"QLinearConv": true, "QLinearMatMul": true, "MatMulInteger": true, "ConvInteger": true,
 	"DynamicQuantizeMatMul": true, "MatMulIntegerToFloat": true, "QGemm": true, "DynamicQuantizeLSTM": true,
-	"MatMulNBits": true, "QAttention": true,
+	"MatMulNBits": true, "QAttention": true, "GatherBlockQuantized": true, "MatMulBnb4": true,
 }
 
 // ErrOpsetTooOld means the model's opset has no quantization operators.
@@ -132,19 +139,39 @@ type rewriter struct {
 	weights map[string]*qweight
 	// activation caches per scope: float name -> quantized form.
 	acts map[*scope]map[string]*qact
+	// blocks caches 4-bit weights like weights does 8-bit ones.
+	blocks map[string]*qblock
+	// hessians hold X^T X of 4-bit layer inputs (by activation name) when
+	// calibration data was given.
+	hessians map[string][]float64
+	// intZero keeps hqq zero points integer (for GatherBlockQuantized).
+	intZero bool
 }
 
 // Quantize rewrites m in place. ranges (tensor name -> calibrated range) are
 // required for static mode and ignored in dynamic mode. On error the model
 // may be partly rewritten and must be discarded.
 func Quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[string]Range) (*Result, error) {
-	return quantize(ctx, m, opts, ranges, nil)
+	return quantize(ctx, m, opts, ranges, nil, nil)
 }
 
+// QuantizeWithHessians is Quantize for 4-bit mode with calibration: hess
+// supplies the input Hessians gptq needs (and that any algorithm uses to
+// report each layer's output error).
+func QuantizeWithHessians(ctx context.Context, m *onnx.Model, opts Options, hess HessianFunc) (*Result, error) {
+	return quantize(ctx, m, opts, nil, nil, hess)
+}
+
+// ErrNeedsCalibration means the options need calibration data.
+var ErrNeedsCalibration = errors.New("calibration data needed")
+
 // quantize is Quantize with an optional spill file for large models.
-func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[string]Range, spill *spillFile) (*Result, error) {
+func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[string]Range, spill *spillFile, hess HessianFunc) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.fourBit() && opts.algorithm() == GPTQ && hess == nil {
+		return nil, fmt.Errorf("%w: --algorithm gptq minimises each layer's output error on data: pass --calibration-data FILE (rows of the model's inputs), or use --algorithm hqq or rtn, which need none", ErrNeedsCalibration)
 	}
 	if err := CheckQuantizable(m); err != nil {
 		return nil, err
@@ -157,12 +184,18 @@ func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[strin
 		names:   names{used: map[string]bool{}},
 		res:     &Result{NodesQuantized: map[string]int{}, NodesSkipped: []Skipped{}},
 		weights: map[string]*qweight{},
+		blocks:  map[string]*qblock{},
 		acts:    map[*scope]map[string]*qact{},
 		reader:  newTensorReader(m),
 		spill:   spill,
 	}
 	defer r.reader.close()
 	collectNames(m.Proto.GetGraph(), r.names.used)
+	if opts.fourBit() && hess != nil {
+		if err := r.prequantize(hess); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.graph(m.Proto.GetGraph(), nil, ""); err != nil {
 		return nil, err
 	}
@@ -176,7 +209,7 @@ func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[strin
 			why = "; first reason: " + r.res.NodesSkipped[0].Reason
 		}
 		return r.res, fmt.Errorf("%w: no %v node could be quantized (%d candidates skipped%s)",
-			ErrNothingToQuantize, SupportedOpTypes(opts.Mode), len(r.res.NodesSkipped), why)
+			ErrNothingToQuantize, opts.opTypes(), len(r.res.NodesSkipped), why)
 	}
 	removeDead(m.Proto.GetGraph())
 	if r.msOps {
@@ -228,16 +261,22 @@ func (r *rewriter) graph(g *onnxpb.GraphProto, parent *scope, path string) error
 			continue
 		}
 		op := n.GetOpType()
-		if !contains(SupportedOpTypes(r.opts.Mode), op) || (op == "Gather" && !isEmbedding(s, n)) {
+		if !contains(r.opts.opTypes(), op) || (op == "Gather" && !isEmbedding(s, n)) {
 			continue
 		}
 		if ok, why := r.opts.wants(n.GetName(), op); !ok {
 			r.skip(s, n, why)
 			continue
 		}
+		if r.opts.keepFP(append(append([]string{n.GetName()}, n.GetInput()...), n.GetOutput()...)...) {
+			r.skip(s, n, "kept in float by --keep-fp")
+			continue
+		}
 		var why string
 		var err error
 		switch {
+		case r.opts.fourBit():
+			why, err = r.nbitsNode(s, n, uses)
 		case r.opts.Mode == Dynamic:
 			why, err = r.dynamicNode(s, n, uses)
 		case r.opts.Format == QOperator:

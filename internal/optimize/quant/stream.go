@@ -26,6 +26,7 @@ type tensorReader struct {
 	m     *onnx.Model
 	files map[string]*os.File
 	buf   []float32
+	half  []byte // raw 16-bit values of the last FLOAT16/BFLOAT16 tensor
 	// last is the tensor float32s read from external data most recently,
 	// and lo, hi the range of its finite values (see minMax), found while
 	// the bytes were still in cache.
@@ -60,16 +61,9 @@ func (tr *tensorReader) float32s(t *onnxpb.TensorProto) ([]float32, error) {
 	if e.Length >= 0 && e.Length != 4*n {
 		return nil, fmt.Errorf("tensor %q: external length %d does not match %d float32 values", t.GetName(), e.Length, n)
 	}
-	path, err := onnx.ResolveLocation(tr.m.Dir, e.Location)
+	f, err := tr.open(t, e)
 	if err != nil {
-		return nil, fmt.Errorf("tensor %q: %w", t.GetName(), err)
-	}
-	f, ok := tr.files[path]
-	if !ok {
-		if f, err = os.Open(path); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", t.GetName(), err)
-		}
-		tr.files[path] = f
+		return nil, err
 	}
 	if int64(cap(tr.buf)) < n {
 		tr.buf = make([]float32, n)
@@ -86,6 +80,22 @@ func (tr *tensorReader) float32s(t *onnxpb.TensorProto) ([]float32, error) {
 	}
 	tr.last, tr.lo, tr.hi = t, lo, hi
 	return vals, nil
+}
+
+// open returns the data file of an external tensor, opened once per run.
+func (tr *tensorReader) open(t *onnxpb.TensorProto, e onnx.ExternalData) (*os.File, error) {
+	path, err := onnx.ResolveLocation(tr.m.Dir, e.Location)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", t.GetName(), err)
+	}
+	f, ok := tr.files[path]
+	if !ok {
+		if f, err = os.Open(path); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", t.GetName(), err)
+		}
+		tr.files[path] = f
+	}
+	return f, nil
 }
 
 // rangeOf returns the range of finite values of t when float32s just read
