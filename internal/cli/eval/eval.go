@@ -5,17 +5,17 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/data"
+	core "github.com/mlops-dev/mlops/internal/eval"
 	"github.com/mlops-dev/mlops/internal/gate"
 	"github.com/mlops-dev/mlops/internal/metrics"
-	"github.com/mlops-dev/mlops/internal/monitor/evalreport"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
@@ -163,20 +163,32 @@ once and reused.
 	return cmd
 }
 
-// spec is the data request for a model with the given inputs.
-func (o *EvalOptions) spec(inputs []data.InputInfo) data.Spec {
-	return data.Spec{
-		Path: o.Data, LabelsPath: o.Labels, LabelColumn: o.LabelColumn, Columns: o.Columns,
-		InputFields: o.InputFields, NoHeader: o.NoHeader, BatchSize: o.BatchSize, Limit: o.Limit,
-		AllowNaN: o.AllowNaN, Inputs: inputs,
-		Preprocess: data.Preprocess{Scale: o.Scale, Mean: o.Mean, Std: o.Std, ChannelsLast: o.ChannelsLast, Reshape: o.Reshape},
+// request is the evaluation the flags ask for (model paths resolved).
+func (o *EvalOptions) request(task core.Task, gates []gate.Expr) core.Request {
+	req := core.Request{
+		Model: core.Model{Path: o.Model},
+		Data: data.Spec{
+			Path: o.Data, LabelsPath: o.Labels, LabelColumn: o.LabelColumn, Columns: o.Columns,
+			InputFields: o.InputFields, NoHeader: o.NoHeader, BatchSize: o.BatchSize, Limit: o.Limit,
+			AllowNaN:   o.AllowNaN,
+			Preprocess: data.Preprocess{Scale: o.Scale, Mean: o.Mean, Std: o.Std, ChannelsLast: o.ChannelsLast, Reshape: o.Reshape},
+		},
+		Task: task, OutputName: o.OutputName,
+		Metrics:           core.Options{ZeroDivision: metrics.ZeroDivision(o.ZeroDivision), Threshold: o.Threshold, TopK: o.TopK},
+		LatencyBatchSizes: o.LatencyBatchSizes, LatencyRuns: o.LatencyRuns,
+		Bootstrap: o.Bootstrap, Seed: o.Seed, Gates: gates,
+		Session: runtime.SessionOptions{IntraOpThreads: o.Threads},
 	}
+	if o.Baseline != "" {
+		req.Baseline = &core.Model{Path: o.Baseline}
+	}
+	return req
 }
 
 // validate checks the flags before any model is loaded; errors are usage
 // errors (exit 2).
-func (o *EvalOptions) validate() (evalreport.Task, []gate.Expr, error) {
-	task, ok := evalreport.ParseTask(o.Task)
+func (o *EvalOptions) validate() (core.Task, []gate.Expr, error) {
+	task, ok := core.ParseTask(o.Task)
 	if !ok {
 		return "", nil, cmdutil.FlagErrorf("invalid --task %q: use classification, binary, multilabel or regression", o.Task)
 	}
@@ -202,7 +214,7 @@ func (o *EvalOptions) validate() (evalreport.Task, []gate.Expr, error) {
 	}
 	var gates []gate.Expr
 	for _, expr := range o.Gates {
-		g, err := evalreport.ParseGate(expr)
+		g, err := core.ParseGate(expr)
 		if err != nil {
 			return "", nil, cmdutil.FlagErrorf("%v", err)
 		}
@@ -212,25 +224,6 @@ func (o *EvalOptions) validate() (evalreport.Task, []gate.Expr, error) {
 		gates = append(gates, g)
 	}
 	return task, gates, nil
-}
-
-func (o *EvalOptions) reportOptions() evalreport.Options {
-	return evalreport.Options{ZeroDivision: metrics.ZeroDivision(o.ZeroDivision), Threshold: o.Threshold, TopK: o.TopK}
-}
-
-// latencyMetrics adds the gateable operational figures to the metrics.
-func latencyMetrics(r *evalreport.Report) {
-	r.Metrics["model_size_mb"] = evalreport.Num(float64(r.ModelSizeBytes) / 1e6)
-	r.Metrics["eval_throughput_rows_per_s"] = r.EvalThroughputRPS
-	if len(r.Latency) > 0 {
-		l := r.Latency[0]
-		r.Metrics["p50_latency_ms"], r.Metrics["p90_latency_ms"], r.Metrics["p99_latency_ms"] = l.P50MS, l.P90MS, l.P99MS
-		r.Metrics["throughput_rows_per_s"] = l.ThroughputRPS
-	}
-	for _, l := range r.Latency {
-		s := "_b" + strconv.Itoa(l.BatchSize)
-		r.Metrics["p50_latency_ms"+s], r.Metrics["p90_latency_ms"+s], r.Metrics["p99_latency_ms"+s] = l.P50MS, l.P90MS, l.P99MS
-	}
 }
 
 func evalRun(ctx context.Context, o *EvalOptions) error {
@@ -256,43 +249,23 @@ func evalRun(ctx context.Context, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
-	ropts := o.reportOptions()
-	report, run, err := o.evaluate(ctx, rt, o.Model, task, ropts, true)
+	report, err := core.Run(ctx, rt, o.request(task, gates))
+	var um *gate.UnknownMetricError
+	if errors.As(err, &um) {
+		return cmdutil.FlagErrorf("%v", err) // a typo in --gate is a usage error
+	}
 	if err != nil {
 		return err
 	}
-	defer run.session.Close()
-	var baseRun *modelRun
-	if o.Baseline != "" {
-		baseReport, br, err := o.evaluate(ctx, rt, o.Baseline, task, ropts, false)
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-		defer br.session.Close()
-		baseRun = br
-		cmp, err := evalreport.Compare(ctx, run.preds, br.preds, baseReport, o.Baseline, o.Bootstrap, o.Seed, ropts)
-		if err != nil {
-			return err
-		}
-		report.Compare = cmp
-	}
-	if err := evalreport.CheckGates(gates, report, baseRun != nil); err != nil {
-		return cmdutil.FlagErrorf("%v", err)
-	}
-	var base evalreport.Metrics
-	if report.Compare != nil {
-		base = report.Compare.Metrics
-	}
-	evalreport.ApplyGates(gates, report, base)
 	if o.PlotsDir != "" {
-		files, err := evalreport.WritePlots(ctx, report, o.PlotsDir)
+		files, err := core.WritePlots(ctx, report, o.PlotsDir)
 		if err != nil {
 			return fmt.Errorf("--plots: %w", err)
 		}
 		report.Notes = append(report.Notes, fmt.Sprintf("wrote %d plot files to %s", len(files), o.PlotsDir))
 	}
 	if o.ReportFile != "" {
-		if err := evalreport.WriteHTML(ctx, report, o.ReportFile); err != nil {
+		if err := core.WriteHTML(ctx, report, o.ReportFile); err != nil {
 			return fmt.Errorf("--report: %w", err)
 		}
 	}
@@ -303,42 +276,4 @@ func evalRun(ctx context.Context, o *EvalOptions) error {
 		return cmdutil.GateErrorf("quality gate failed: %s", strings.Join(failed, "; "))
 	}
 	return nil
-}
-
-// evaluate runs one model and computes its report; latency is measured for
-// the main model only.
-func (o *EvalOptions) evaluate(ctx context.Context, rt *runtime.Runtime, path string, task evalreport.Task, ropts evalreport.Options, timed bool) (*evalreport.Report, *modelRun, error) {
-	run, err := runModel(ctx, rt, path, o, task)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := evalreport.Compute(ctx, run.preds, ropts)
-	if err != nil {
-		run.session.Close()
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	r.Model, r.Data = path, o.Data
-	r.Notes = append(r.Notes, run.notes...)
-	r.ModelSizeBytes = fileSize(path)
-	if run.runSecs > 0 {
-		r.EvalThroughputRPS = evalreport.Num(float64(r.Rows) / run.runSecs)
-	}
-	if timed {
-		r.Latency = append(r.Latency, summarise(o.BatchSize, run.latencies))
-		r.Latency[0].Runs = len(run.latencies)
-		for _, bs := range o.LatencyBatchSizes {
-			st, err := run.latency(ctx, o, bs, o.LatencyRuns)
-			if err != nil {
-				run.session.Close()
-				return nil, nil, fmt.Errorf("latency: %w", err)
-			}
-			r.Latency = append(r.Latency, st)
-		}
-		// The first requested batch size is what latency gates read.
-		if len(r.Latency) > 1 {
-			r.Latency = append(r.Latency[1:], r.Latency[0])
-		}
-		latencyMetrics(r)
-	}
-	return r, run, nil
 }

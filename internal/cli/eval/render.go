@@ -5,15 +5,15 @@ import (
 	"strconv"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
-	"github.com/mlops-dev/mlops/internal/monitor/evalreport"
+	core "github.com/mlops-dev/mlops/internal/eval"
 )
 
-func render(io *cmdutil.IOStreams, format cmdutil.Format, r *evalreport.Report) error {
+func render(io *cmdutil.IOStreams, format cmdutil.Format, r *core.Report) error {
 	switch format {
 	case cmdutil.FormatJSON:
 		return cmdutil.PrintJSON(io, r)
 	case cmdutil.FormatMarkdown:
-		return evalreport.WriteMarkdown(io.Out, r)
+		return core.WriteMarkdown(io.Out, r)
 	}
 	fmt.Fprintf(io.Out, "%s: %s on %s, %d rows\n\n", r.Model, r.Task, r.Data, r.Rows)
 	t := cmdutil.NewTable(io, "metric", "value")
@@ -27,8 +27,8 @@ func render(io *cmdutil.IOStreams, format cmdutil.Format, r *evalreport.Report) 
 		fmt.Fprintln(io.Out)
 		t := cmdutil.NewTable(io, "class", "precision", "recall", "f1", "support", "roc_auc", "pr_auc")
 		for _, c := range r.PerClass {
-			t.AddRow(strconv.Itoa(c.Class), evalreport.FormatNum(c.Precision), evalreport.FormatNum(c.Recall),
-				evalreport.FormatNum(c.F1), strconv.FormatInt(c.Support, 10), evalreport.FormatNum(c.ROCAUC), evalreport.FormatNum(c.PRAUC))
+			t.AddRow(strconv.Itoa(c.Class), core.FormatNum(c.Precision), core.FormatNum(c.Recall),
+				core.FormatNum(c.F1), strconv.FormatInt(c.Support, 10), core.FormatNum(c.ROCAUC), core.FormatNum(c.PRAUC))
 		}
 		if err := t.Render(); err != nil {
 			return err
@@ -38,8 +38,8 @@ func render(io *cmdutil.IOStreams, format cmdutil.Format, r *evalreport.Report) 
 		fmt.Fprintln(io.Out)
 		t := cmdutil.NewTable(io, "batch size", "runs", "p50 ms", "p90 ms", "p99 ms", "rows/s")
 		for _, l := range r.Latency {
-			t.AddRow(strconv.Itoa(l.BatchSize), strconv.Itoa(l.Runs), evalreport.FormatNum(l.P50MS), evalreport.FormatNum(l.P90MS),
-				evalreport.FormatNum(l.P99MS), evalreport.FormatNum(l.ThroughputRPS))
+			t.AddRow(strconv.Itoa(l.BatchSize), strconv.Itoa(l.Runs), core.FormatNum(l.P50MS), core.FormatNum(l.P90MS),
+				core.FormatNum(l.P99MS), core.FormatNum(l.ThroughputRPS))
 		}
 		if err := t.Render(); err != nil {
 			return err
@@ -53,15 +53,15 @@ func render(io *cmdutil.IOStreams, format cmdutil.Format, r *evalreport.Report) 
 			if !ok {
 				continue
 			}
-			t.AddRow(name, evalreport.FormatNum(r.Metrics[name]), evalreport.FormatNum(c.Metrics[name]),
-				fmt.Sprintf("%+.4f", float64(d.Delta)), fmt.Sprintf("[%s, %s]", evalreport.FormatNum(d.CILow), evalreport.FormatNum(d.CIHigh)))
+			t.AddRow(name, core.FormatNum(r.Metrics[name]), core.FormatNum(c.Metrics[name]),
+				fmt.Sprintf("%+.4f", float64(d.Delta)), fmt.Sprintf("[%s, %s]", core.FormatNum(d.CILow), core.FormatNum(d.CIHigh)))
 		}
 		if err := t.Render(); err != nil {
 			return err
 		}
 		if c.McNemar != nil {
 			fmt.Fprintf(io.Out, "McNemar exact: only baseline right %d, only model right %d, p=%.4g; agreement %s\n",
-				c.McNemar.B, c.McNemar.C, c.McNemar.PValue, evalreport.FormatNum(c.Agreement))
+				c.McNemar.B, c.McNemar.C, c.McNemar.PValue, core.FormatNum(c.Agreement))
 		}
 	}
 	if len(r.Gates) > 0 {
@@ -72,7 +72,7 @@ func render(io *cmdutil.IOStreams, format cmdutil.Format, r *evalreport.Report) 
 			if !g.Passed {
 				res = "FAIL"
 			}
-			t.AddRow(g.Gate, evalreport.FormatNum(g.Actual), evalreport.FormatNum(g.Threshold), res)
+			t.AddRow(g.Gate, core.FormatNum(g.Actual), core.FormatNum(g.Threshold), res)
 		}
 		if err := t.Render(); err != nil {
 			return err

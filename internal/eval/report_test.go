@@ -1,4 +1,4 @@
-package evalreport
+package eval
 
 import (
 	"context"
