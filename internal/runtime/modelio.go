@@ -29,6 +29,7 @@ type TensorInfo struct {
 // out of its bytes without decoding (and copying) the weights.
 const (
 	fieldModelGraph       = 7
+	fieldModelMetadata    = 14 // metadata_props: StringStringEntryProto {key = 1, value = 2}
 	fieldGraphInitializer = 5
 	fieldGraphInput       = 11
 	fieldGraphOutput      = 12
@@ -40,6 +41,7 @@ const (
 type modelInfo struct {
 	inputs, outputs []TensorInfo
 	external        bool // some initializer keeps its bytes in an external file
+	metadata        map[string]string
 }
 
 // modelIO reads the graph's declared inputs (minus those that are
@@ -107,7 +109,42 @@ func modelIO(model []byte) (info modelInfo, err error) {
 		outputs = append(outputs, tensorInfo(vi))
 	}
 	info.inputs, info.outputs = inputs, outputs
+	if info.metadata, err = metadataProps(model); err != nil {
+		return info, fmt.Errorf("read model metadata_props: %w", err)
+	}
 	return info, nil
+}
+
+// metadataProps reads the model's metadata_props (later entries win, as in
+// ORT's ModelMetadata).
+func metadataProps(model []byte) (map[string]string, error) {
+	props := map[string]string{}
+	b := model
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		if num != fieldModelMetadata || typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return nil, protowire.ParseError(n)
+			}
+			b = b[n:]
+			continue
+		}
+		entry, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		kv := &onnxpb.StringStringEntryProto{}
+		if err := proto.Unmarshal(entry, kv); err != nil {
+			return nil, err
+		}
+		props[kv.GetKey()] = kv.GetValue()
+	}
+	return props, nil
 }
 
 // isExternal reports whether a serialised TensorProto says data_location =

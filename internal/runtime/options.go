@@ -59,6 +59,39 @@ func (g GraphOptimization) ort() (ort.GraphOptimizationLevel, error) {
 	return 0, fmt.Errorf("unknown graph optimisation level %d", int(g))
 }
 
+// ArenaMode is how ORT's CPU allocator keeps memory between runs.
+type ArenaMode int
+
+const (
+	// ArenaKeep is ORT's default: a memory arena that grows to the largest
+	// run's needs and keeps that memory for the session's life.
+	ArenaKeep ArenaMode = iota
+	// ArenaShrink keeps the arena but frees its unused regions after every
+	// run, so one large input does not pin its peak memory.
+	ArenaShrink
+	// ArenaOff allocates every tensor from the system allocator.
+	ArenaOff
+)
+
+var arenaNames = map[ArenaMode]string{ArenaKeep: "keep", ArenaShrink: "shrink", ArenaOff: "off"}
+
+func (a ArenaMode) String() string {
+	if s, ok := arenaNames[a]; ok {
+		return s
+	}
+	return fmt.Sprintf("ArenaMode(%d)", int(a))
+}
+
+// ParseArenaMode accepts keep, shrink and off.
+func ParseArenaMode(s string) (ArenaMode, error) {
+	for m, name := range arenaNames {
+		if strings.EqualFold(strings.TrimSpace(s), name) {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown arena mode %q: use keep, shrink or off", s)
+}
+
 // SessionOptions configure a session. The zero value uses ORT's defaults on
 // the CPU.
 type SessionOptions struct {
@@ -72,6 +105,8 @@ type SessionOptions struct {
 	// "cuda" or "cuda:N" for device N. Empty means CPU only. ORT always
 	// falls back to the CPU for operators a provider does not support.
 	Providers []string
+	// CPUArena is how the CPU allocator keeps memory between runs.
+	CPUArena ArenaMode
 }
 
 // build turns options into ORT session options; the caller destroys them.
@@ -106,6 +141,15 @@ func (o SessionOptions) build() (*ort.SessionOptions, error) {
 		if err := so.SetInterOpNumThreads(o.InterOpThreads); err != nil {
 			return fail(fmt.Errorf("set inter-op threads: %w", err))
 		}
+	}
+	switch o.CPUArena {
+	case ArenaKeep, ArenaShrink:
+	case ArenaOff:
+		if err := so.SetCpuMemArena(false); err != nil {
+			return fail(fmt.Errorf("disable the CPU memory arena: %w", err))
+		}
+	default:
+		return fail(fmt.Errorf("unknown arena mode %d", int(o.CPUArena)))
 	}
 	if err := so.SetGraphOptimizationLevel(level); err != nil {
 		return fail(fmt.Errorf("set graph optimisation level: %w", err))

@@ -16,11 +16,14 @@ import (
 // many goroutines (ORT's session Run is thread-safe); Close waits for runs
 // in progress.
 type Session struct {
-	das     *ort.DynamicAdvancedSession
-	inputs  []TensorInfo
-	outputs []TensorInfo
-	mu      sync.RWMutex // read-held by Run, write-held by Close
-	closed  bool
+	das      *ort.DynamicAdvancedSession
+	inputs   []TensorInfo
+	outputs  []TensorInfo
+	metadata map[string]string
+	// shrink asks ORT to give its CPU arena's free memory back after every run.
+	shrink bool
+	mu     sync.RWMutex // read-held by Run, write-held by Close
+	closed bool
 }
 
 // NewSession loads a model. model is either a file path (string) or the
@@ -113,7 +116,7 @@ func newSession(path string, data []byte, opts SessionOptions) (*Session, error)
 	if err != nil {
 		return nil, fmt.Errorf("ONNX Runtime cannot load %s: %w", what, err)
 	}
-	return &Session{das: das, inputs: inputs, outputs: outputs}, nil
+	return &Session{das: das, inputs: inputs, outputs: outputs, metadata: info.metadata, shrink: opts.CPUArena == ArenaShrink}, nil
 }
 
 func names(infos []TensorInfo) []string {
@@ -129,6 +132,15 @@ func (s *Session) Inputs() []TensorInfo { return cloneInfos(s.inputs) }
 
 // Outputs describes the model's outputs, in order.
 func (s *Session) Outputs() []TensorInfo { return cloneInfos(s.outputs) }
+
+// Metadata is the model's metadata_props (producer-defined key/value pairs).
+func (s *Session) Metadata() map[string]string {
+	m := make(map[string]string, len(s.metadata))
+	for k, v := range s.metadata {
+		m[k] = v
+	}
+	return m
+}
 
 func cloneInfos(in []TensorInfo) []TensorInfo {
 	out := make([]TensorInfo, len(in))
@@ -228,6 +240,14 @@ func (s *Session) runWithCancel(ctx context.Context, in, out []ort.Value) error 
 	ro, err := ort.NewRunOptions()
 	if err != nil {
 		return fmt.Errorf("run: create run options: %w", err)
+	}
+	if s.shrink {
+		// Frees the arena's unused regions once this run has released its
+		// intermediate tensors (onnxruntime_run_options_config_keys.h).
+		if err := ro.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0"); err != nil {
+			ro.Destroy()
+			return fmt.Errorf("run: enable arena shrinkage: %w", err)
+		}
 	}
 	var mu sync.Mutex
 	finished := false
