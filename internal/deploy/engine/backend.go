@@ -12,6 +12,9 @@ type TensorMeta struct {
 	Name     string       `json:"name"`
 	Datatype oip.Datatype `json:"datatype"`
 	Shape    []int64      `json:"shape"`
+	// DimNames holds each dimension's symbolic name ("batch"), "" where it
+	// has none; warm-up gives dimensions of the same name the same size.
+	DimNames []string `json:"-"`
 }
 
 // Backend runs one loaded model version. Run must be safe for concurrent use.

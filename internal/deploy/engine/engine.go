@@ -39,6 +39,10 @@ type Options struct {
 	QueueSize int
 	Logger    *slog.Logger
 	Observer  Observer
+	// Warmup configures the run each new version gets before it serves.
+	Warmup Warmup
+	// Limits bound each request's inputs (400 over them).
+	Limits Limits
 }
 
 // DefaultInstances is the instance count for a machine: ONNX Runtime on the
@@ -70,6 +74,11 @@ type model struct {
 	stateMu sync.Mutex
 	state   string
 	reason  string
+	// unloaded is set by Unload and cleared by Load: a poll must not undo it.
+	unloaded bool
+	// failed remembers, per slot, the version whose load failed, so a poll
+	// retries a model that never loaded only when its content changes.
+	failed map[*atomic.Pointer[version]]string
 }
 
 // Engine serves a set of models. Create it with New.
@@ -95,14 +104,15 @@ func New(loader Loader, opts Options) *Engine {
 }
 
 // Add registers a model and loads it; a load failure is returned and the
-// model stays registered as UNAVAILABLE so a later load can retry.
+// model stays registered as UNAVAILABLE, with the failure as its reason, so
+// that the other models serve and a later load (or poll) can retry.
 func (e *Engine) Add(ctx context.Context, spec Spec) error {
 	e.mu.Lock()
 	if _, dup := e.models[spec.Name]; dup {
 		e.mu.Unlock()
 		return fmt.Errorf("model %q is given twice; name one of them with NAME=PATH", spec.Name)
 	}
-	m := &model{spec: spec, state: StateUnavailable, reason: "loading"}
+	m := &model{spec: spec, state: StateUnavailable, reason: "loading", failed: map[*atomic.Pointer[version]]string{}}
 	e.models[spec.Name] = m
 	e.mu.Unlock()
 	_, err := e.reload(ctx, m, false)
@@ -135,14 +145,15 @@ func (e *Engine) Load(ctx context.Context, name string) (changed bool, err error
 func (e *Engine) reload(ctx context.Context, m *model, onlyLoaded bool) (bool, error) {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
-	if onlyLoaded && m.primary.Load() == nil {
+	if onlyLoaded && m.unloaded {
 		return false, nil
 	}
+	m.unloaded = false
 	name := m.spec.Name
-	changed, err := e.swapIn(ctx, m, &m.primary, m.spec.Ref)
+	changed, err := e.swapIn(ctx, m, &m.primary, m.spec.Ref, onlyLoaded)
 	if err == nil && m.spec.CanaryRef != "" {
 		var c bool
-		c, err = e.swapIn(ctx, m, &m.canary, m.spec.CanaryRef)
+		c, err = e.swapIn(ctx, m, &m.canary, m.spec.CanaryRef, onlyLoaded)
 		changed = changed || c
 	}
 	if err != nil {
@@ -150,6 +161,9 @@ func (e *Engine) reload(ctx context.Context, m *model, onlyLoaded bool) (bool, e
 			m.setState(StateUnavailable, err.Error())
 		}
 		return false, err
+	}
+	if m.primary.Load() == nil {
+		return false, nil // a poll skipped a version that already failed
 	}
 	m.setState(StateReady, "")
 	if changed && e.opts.Observer != nil {
@@ -165,7 +179,9 @@ func versionOf(v *version) string {
 	return v.meta.Version
 }
 
-func (e *Engine) swapIn(ctx context.Context, m *model, slot *atomic.Pointer[version], ref string) (bool, error) {
+// swapIn loads ref into slot when it resolves to new content; with
+// skipFailed it also skips the content whose load failed last time.
+func (e *Engine) swapIn(ctx context.Context, m *model, slot *atomic.Pointer[version], ref string, skipFailed bool) (bool, error) {
 	name := m.spec.Name
 	log := e.opts.Logger.With("model", name, "ref", ref)
 	r, err := e.loader.Resolve(ctx, ref)
@@ -178,6 +194,9 @@ func (e *Engine) swapIn(ctx context.Context, m *model, slot *atomic.Pointer[vers
 	if old != nil && old.meta.Version == r.Version {
 		return false, nil
 	}
+	if skipFailed && m.failed[slot] == r.Version {
+		return false, nil
+	}
 	start := time.Now()
 	be, err := e.loader.Open(ctx, r)
 	var v *version
@@ -185,10 +204,12 @@ func (e *Engine) swapIn(ctx context.Context, m *model, slot *atomic.Pointer[vers
 		v, err = newVersion(ctx, name, ref, r, be, &e.opts)
 	}
 	if err != nil {
+		m.failed[slot] = r.Version
 		e.loadOutcome(name, r.Version, err)
 		log.Error("model load failed; the serving version (if any) keeps serving", "version", r.Version, "error", err.Error())
 		return false, fmt.Errorf("load %s: %w", ref, err)
 	}
+	delete(m.failed, slot)
 	slot.Store(v)
 	e.loadOutcome(name, r.Version, nil)
 	log.Info("model version serving", "version", r.Version, "previous", versionOf(old), "load_seconds", time.Since(start).Seconds())
@@ -228,6 +249,7 @@ func (e *Engine) Unload(name string) error {
 		return nil // already unloaded (or never loaded)
 	}
 	m.setState(StateUnavailable, "unloaded")
+	m.unloaded = true
 	for _, slot := range []*atomic.Pointer[version]{&m.primary, &m.canary} {
 		if v := slot.Swap(nil); v != nil {
 			v.retire()
@@ -262,7 +284,7 @@ func (m *model) acquire(want string) (*version, string, error) {
 			v = p
 		}
 		if v == nil {
-			return nil, "", oip.Errorf(http.StatusServiceUnavailable, "model %q is not loaded; POST /v2/repository/models/%s/load to load it", m.spec.Name, m.spec.Name)
+			return nil, "", m.unavailable()
 		}
 		v.mu.RLock()
 		if !v.retired {
@@ -270,6 +292,23 @@ func (m *model) acquire(want string) (*version, string, error) {
 		}
 		v.mu.RUnlock() // replaced while we looked: take the new one
 	}
+}
+
+// unavailable is the 503 for a model with no version serving: unloaded,
+// still loading, or failed to load (with the reason).
+func (m *model) unavailable() error {
+	m.stateMu.Lock()
+	reason := m.reason
+	m.stateMu.Unlock()
+	name := m.spec.Name
+	switch reason {
+	case "unloaded", "":
+		return oip.Errorf(http.StatusServiceUnavailable, "model %q is not loaded; POST /v2/repository/models/%s/load to load it", name, name)
+	case "loading":
+		return oip.Errorf(http.StatusServiceUnavailable, "model %q is still loading; retry shortly", name)
+	}
+	return oip.Errorf(http.StatusServiceUnavailable, "model %q is unavailable: it failed to load: %s; "+
+		"fix it and POST /v2/repository/models/%s/load", name, reason, name)
 }
 
 func (m *model) versionsString() string {
@@ -306,7 +345,7 @@ func (e *Engine) Infer(ctx context.Context, name, version string, req *oip.Infer
 	defer v.mu.RUnlock()
 	info := InferInfo{Version: v.meta.Version, Role: role}
 	start := time.Now()
-	inputs, outputs, err := prepare(&v.meta, req)
+	inputs, outputs, err := prepare(&v.meta, v.limits, &e.opts.Limits, req)
 	if err != nil {
 		v.stats.fail.add(time.Since(start))
 		return nil, info, err
@@ -370,7 +409,8 @@ func (e *Engine) Versions(name string) ([]string, error) {
 	return vs, nil
 }
 
-// Ready reports whether a model (version) can serve requests.
+// Ready reports whether a model (version) can serve requests; when the
+// model has no version serving, the error (a 503) says why.
 func (e *Engine) Ready(name, version string) (bool, error) {
 	m, err := e.get(name)
 	if err != nil {
@@ -378,7 +418,10 @@ func (e *Engine) Ready(name, version string) (bool, error) {
 	}
 	p, c := m.primary.Load(), m.canary.Load()
 	if version == "" {
-		return p != nil, nil
+		if p == nil {
+			return false, m.unavailable()
+		}
+		return true, nil
 	}
 	if (p != nil && p.meta.Version == version) || (c != nil && c.meta.Version == version) {
 		return true, nil
@@ -396,6 +439,30 @@ func (e *Engine) AllReady() bool {
 		}
 	}
 	return true
+}
+
+// AnyReady reports whether at least one model is serving.
+func (e *Engine) AnyReady() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, m := range e.models {
+		if m.primary.Load() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Unavailable lists the models with no version serving, sorted by name,
+// with the reason (IndexEntry.Reason).
+func (e *Engine) Unavailable() []IndexEntry {
+	var out []IndexEntry
+	for _, ie := range e.Index() {
+		if ie.State != StateReady {
+			out = append(out, ie)
+		}
+	}
+	return out
 }
 
 // IndexEntry is one row of the repository index.
@@ -469,11 +536,9 @@ func (e *Engine) Poll(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		e.mu.RLock()
-		var ms []*model
+		ms := make([]*model, 0, len(e.models))
 		for _, m := range e.models {
-			if m.primary.Load() != nil {
-				ms = append(ms, m)
-			}
+			ms = append(ms, m) // reload skips unloaded models and content that already failed
 		}
 		e.mu.RUnlock()
 		for _, m := range ms {

@@ -10,7 +10,7 @@ import (
 // them in model order, with the requested output names. Every mismatch is a
 // 400 naming the input and what was expected, so nothing malformed reaches
 // ONNX Runtime.
-func prepare(meta *Metadata, req *oip.InferRequest) ([]*oip.Tensor, []string, error) {
+func prepare(meta *Metadata, limits []inputLimit, l *Limits, req *oip.InferRequest) ([]*oip.Tensor, []string, error) {
 	byName := make(map[string]*oip.Tensor, len(req.Inputs))
 	for _, t := range req.Inputs {
 		byName[t.Name] = t
@@ -33,6 +33,9 @@ func prepare(meta *Metadata, req *oip.InferRequest) ([]*oip.Tensor, []string, er
 			if want >= 0 && t.Shape[d] != want {
 				return nil, nil, oip.BadRequest("input %q: expected shape %v, got %v (dimension %d must be %d)", m.Name, m.Shape, t.Shape, d, want)
 			}
+		}
+		if err := limits[i].check(l, m.Name, t.Shape); err != nil {
+			return nil, nil, err
 		}
 		if err := t.Check(); err != nil {
 			return nil, nil, oip.BadRequest("%v", err)

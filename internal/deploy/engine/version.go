@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mlops-dev/mlops/internal/deploy/batcher"
-	"github.com/mlops-dev/mlops/internal/deploy/oip"
 )
 
 // Platform is the model platform string the protocol uses for ONNX models.
@@ -33,6 +32,7 @@ type version struct {
 	meta    Metadata
 	ref     string
 	backend Backend
+	limits  []inputLimit // per input, in meta.Inputs order
 	batch   *batcher.Batcher
 	stats   versionStats
 
@@ -59,7 +59,12 @@ type versionStats struct {
 func newVersion(ctx context.Context, name, ref string, r Resolved, be Backend, opts *Options) (*version, error) {
 	meta := Metadata{Name: name, Version: r.Version, Platform: Platform, Inputs: be.Inputs(), Outputs: be.Outputs()}
 	meta.Batchable = batchable(meta.Inputs, meta.Outputs)
-	v := &version{meta: meta, ref: ref, backend: be}
+	limits, err := opts.Limits.resolve(name, meta.Inputs)
+	if err != nil {
+		_ = be.Close()
+		return nil, err
+	}
+	v := &version{meta: meta, ref: ref, backend: be, limits: limits}
 	v.batch = batcher.New(batcher.Config{
 		Workers:       opts.Instances,
 		MaxBatchSize:  opts.MaxBatchSize,
@@ -74,7 +79,7 @@ func newVersion(ctx context.Context, name, ref string, r Resolved, be Backend, o
 			}
 		},
 	}, be.Run)
-	if err := v.warm(ctx); err != nil {
+	if err := v.warm(ctx, opts.Warmup, opts.Logger); err != nil {
 		v.close()
 		return nil, fmt.Errorf("warm-up of %s version %s: %w", name, r.Version, err)
 	}
@@ -94,34 +99,6 @@ func batchable(in, out []TensorMeta) bool {
 		}
 	}
 	return true
-}
-
-// warm runs one request of zeros (dynamic dimensions set to 1) so the first
-// client does not pay for ORT's lazy initialisation, and so a model that
-// cannot run at all fails its load instead of its first request.
-func (v *version) warm(ctx context.Context) error {
-	inputs := make([]*oip.Tensor, len(v.meta.Inputs))
-	for i, m := range v.meta.Inputs {
-		shape := make([]int64, len(m.Shape))
-		for d, s := range m.Shape {
-			shape[d] = max(s, 1)
-		}
-		n, err := oip.NumElements(shape)
-		if err != nil {
-			return err
-		}
-		t := &oip.Tensor{Name: m.Name, Datatype: m.Datatype, Shape: shape}
-		if m.Datatype == oip.BYTES {
-			t.Strings = make([][]byte, n)
-		} else {
-			t.Data = make([]byte, n*int64(m.Datatype.Size()))
-		}
-		inputs[i] = t
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	_, err := v.backend.Run(ctx, inputs, nil)
-	return err
 }
 
 // retire waits for every request holding v, then closes it.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/mlops-dev/mlops/internal/deploy/engine"
@@ -96,7 +97,11 @@ func metas(infos []runtime.TensorInfo, what string) ([]engine.TensorMeta, error)
 		if !ti.RankKnown {
 			return nil, fmt.Errorf("%s %q declares no shape; re-export the model with shapes so requests can be validated", what, ti.Name)
 		}
-		out[i] = engine.TensorMeta{Name: ti.Name, Datatype: dt, Shape: ti.Shape}
+		shape := ti.Shape
+		if shape == nil {
+			shape = []int64{} // a scalar: "shape": [] in metadata, not null
+		}
+		out[i] = engine.TensorMeta{Name: ti.Name, Datatype: dt, Shape: shape, DimNames: ti.DimNames}
 	}
 	return out, nil
 }
@@ -133,6 +138,25 @@ func (b *Backend) Inputs() []engine.TensorMeta { return b.inputs }
 
 // Outputs implements engine.Backend.
 func (b *Backend) Outputs() []engine.TensorMeta { return b.outputs }
+
+// WarmupShapes implements engine.WarmupHinter: the model's metadata_props
+// "mlops.warmup_shape.INPUT" = "1,512" (set with `mlops convert --meta`)
+// name the shapes to warm it with.
+func (b *Backend) WarmupShapes() (map[string][]int64, error) {
+	hints := map[string][]int64{}
+	for k, v := range b.s.Metadata() {
+		input, ok := strings.CutPrefix(k, engine.HintKeyPrefix)
+		if !ok {
+			continue
+		}
+		shape, err := engine.ParseShape(v, false)
+		if err != nil {
+			return nil, fmt.Errorf("model metadata %s=%q: %w; fix it (mlops convert --meta %s=DIMS) or give --warmup-shape %s=DIMS", k, v, err, k, input)
+		}
+		hints[input] = shape
+	}
+	return hints, nil
+}
 
 // Run implements engine.Backend. Tensor bytes are shared, not copied.
 func (b *Backend) Run(ctx context.Context, inputs []*oip.Tensor, outputs []string) ([]*oip.Tensor, error) {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Payloads, when set, receives sampled requests.
 	Payloads PayloadSink
+	// StrictReadiness makes /v2/health/ready 503 until every model serves;
+	// without it the server is ready while at least one model serves, so a
+	// model that failed to load does not take the others out of a load
+	// balancer (its own endpoints answer 503 with the reason).
+	StrictReadiness bool
 }
 
 // Server is the HTTP front of an engine.
@@ -170,11 +176,31 @@ func statusOf(err error) int {
 }
 
 func (s *Server) serverReady(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() || !s.cfg.Engine.AllReady() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
+	eng := s.cfg.Engine
+	switch {
+	case s.draining.Load():
+		writeError(w, oip.Errorf(http.StatusServiceUnavailable, "shutting down"))
+	case !eng.AnyReady() || (s.cfg.StrictReadiness && !eng.AllReady()):
+		writeError(w, oip.Errorf(http.StatusServiceUnavailable, "%s", unavailableSummary(eng.Unavailable())))
+	default:
+		w.WriteHeader(http.StatusOK)
 	}
-	w.WriteHeader(http.StatusOK)
+}
+
+// unavailableSummary names the models that do not serve and why.
+func unavailableSummary(models []engine.IndexEntry) string {
+	if len(models) == 0 {
+		return "no model is serving"
+	}
+	var b strings.Builder
+	b.WriteString("not serving: ")
+	for i, m := range models {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s (%s)", m.Name, m.Reason)
+	}
+	return b.String()
 }
 
 func (s *Server) serverMetadata(w http.ResponseWriter, r *http.Request) {
@@ -201,13 +227,8 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
-	ready, err := s.cfg.Engine.Ready(r.PathValue("model"), r.PathValue("version"))
-	if err != nil {
+	if _, err := s.cfg.Engine.Ready(r.PathValue("model"), r.PathValue("version")); err != nil {
 		writeError(w, err)
-		return
-	}
-	if !ready {
-		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusOK)

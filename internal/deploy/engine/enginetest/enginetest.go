@@ -19,8 +19,30 @@ type Model struct {
 	Inputs  []engine.TensorMeta
 	Outputs []engine.TensorMeta
 	Fn      func(ctx context.Context, in []*oip.Tensor) ([]*oip.Tensor, error)
-	// WarmErr makes the warm-up run fail (a model that loads but cannot run).
+	// WarmErr makes every run fail until one succeeds (a model that loads
+	// but cannot run), so the whole warm-up fails.
 	WarmErr error
+	// MinDim makes runs fail while the last dimension of an input is below
+	// it, as ONNX Runtime's reflect Pad does on too short an input.
+	MinDim int64
+	// Hints are the warm-up shapes the model names (engine.WarmupHinter).
+	Hints map[string][]int64
+	// Runs records the input shapes of every run, warm-up included.
+	Runs struct {
+		sync.Mutex
+		Shapes [][][]int64
+	}
+}
+
+// Reflect is Scale over FP32 x [batch, samples] that, like a model
+// reflect-padding its input by minDim-1, cannot run on fewer than minDim
+// samples.
+func Reflect(version string, minDim int64) *Model {
+	m := Scale(version, 1, 0, 0)
+	m.Inputs = []engine.TensorMeta{{Name: "x", Datatype: oip.FP32, Shape: []int64{-1, -1}, DimNames: []string{"batch", "samples"}}}
+	m.Outputs = []engine.TensorMeta{{Name: "y", Datatype: oip.FP32, Shape: []int64{-1, -1}}}
+	m.MinDim = minDim
+	return m
 }
 
 // Scale is y = factor * x over FP32 [-1, width], taking delay per run.
@@ -124,7 +146,7 @@ func (l *Loader) Open(_ context.Context, r engine.Resolved) (engine.Backend, err
 type backend struct {
 	m      *Model
 	l      *Loader
-	warmed atomic.Bool
+	warmed atomic.Bool // a run has succeeded
 	closed atomic.Bool
 }
 
@@ -135,9 +157,22 @@ func (b *backend) Run(ctx context.Context, in []*oip.Tensor, outputs []string) (
 	if b.closed.Load() {
 		return nil, fmt.Errorf("run on a closed backend (version %s)", b.m.Version)
 	}
-	if !b.warmed.Swap(true) && b.m.WarmErr != nil {
+	shapes := make([][]int64, len(in))
+	for i, t := range in {
+		shapes[i] = append([]int64(nil), t.Shape...)
+	}
+	b.m.Runs.Lock()
+	b.m.Runs.Shapes = append(b.m.Runs.Shapes, shapes)
+	b.m.Runs.Unlock()
+	if !b.warmed.Load() && b.m.WarmErr != nil {
 		return nil, b.m.WarmErr
 	}
+	for _, t := range in {
+		if d := len(t.Shape) - 1; d >= 0 && t.Shape[d] < b.m.MinDim {
+			return nil, fmt.Errorf("Pad reflect requires axis length >= %d; input %q has shape %v", b.m.MinDim, t.Name, t.Shape)
+		}
+	}
+	b.warmed.Store(true)
 	out, err := b.m.Fn(ctx, in)
 	if err != nil || len(outputs) == 0 {
 		return out, err
@@ -151,6 +186,16 @@ func (b *backend) Run(ctx context.Context, in []*oip.Tensor, outputs []string) (
 		}
 	}
 	return sel, nil
+}
+
+// WarmupShapes implements engine.WarmupHinter.
+func (b *backend) WarmupShapes() (map[string][]int64, error) { return b.m.Hints, nil }
+
+// RunShapes returns the input shapes of every run so far.
+func (m *Model) RunShapes() [][][]int64 {
+	m.Runs.Lock()
+	defer m.Runs.Unlock()
+	return append([][][]int64(nil), m.Runs.Shapes...)
 }
 
 func (b *backend) Close() error {
