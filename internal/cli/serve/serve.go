@@ -6,6 +6,7 @@ package serve
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +64,12 @@ type ServeOptions struct {
 	LogSample       float64
 	LogPayloadsGzip bool
 	LogLevel        string
+	CPUArena        string
+	WarmupShapes    []string // [MODEL/]INPUT=DIMS
+	NoWarmup        bool
+	MaxDims         []string // N or [MODEL/]INPUT=D0,D1,...
+	MaxElements     int64
+	StrictReadiness bool
 }
 
 // NewCmdServe builds `mlops serve`.
@@ -91,6 +99,24 @@ the model's first dimension is dynamic, up to --max-batch-size rows or
 --max-queue-delay of waiting. --instances batches run at once per model. When
 --queue-size requests wait, new ones get 503 with Retry-After.
 
+Warm-up: every model version runs once on zeros before it serves. Inputs get
+the shape --warmup-shape [MODEL/]INPUT=DIMS gives, else the model's
+metadata_props hint mlops.warmup_shape.INPUT=DIMS, else a search: dynamic
+dimensions 1, then larger powers of two (the sequence first, batch last) until
+a run succeeds. --no-warmup skips it.
+
+A model that fails to load (or to warm up) is logged and marked UNAVAILABLE:
+its endpoints answer 503 with the reason while the other models serve, and
+/v2/health/ready stays 200 while at least one model serves (--strict-readiness:
+only while all do). serve exits 1 only when no model loads.
+
+Limits: --max-dims N caps every dynamic dimension of a request's inputs,
+--max-dims [MODEL/]INPUT=D0,D1,... caps the dimensions of one input (-1: no
+cap), --max-elements caps the elements of one input; a request over them gets
+a 400 naming the input and the limit. After each run ONNX Runtime frees the
+memory its arena no longer uses (--cpu-arena shrink, the default), so one
+large request does not keep the server's memory at its peak.
+
 Reload: POST /v2/repository/models/{m}/load, or --poll for registry aliases,
 loads and warms the new version beside the old one, swaps atomically and
 drains the old one; a failed load keeps the old version serving (logged, and
@@ -106,11 +132,12 @@ request with request_id, model, version, status and durations.
 
 ` + cmdutil.ExitCodesHelp + `
 
-serve exits 0 after a graceful shutdown, 1 when a model cannot be loaded or
+serve exits 0 after a graceful shutdown, 1 when no model can be loaded or
 the address cannot be bound, 2 on bad flags.`,
 		Example: `  mlops serve model.onnx
   mlops serve fmnist=testdata/fmnist/mlp.onnx --max-batch-size 32 --max-queue-delay 2ms
   mlops serve fmnist@production --poll 30s --canary fmnist@4=10%
+  mlops serve vad=silero_vad.onnx --warmup-shape vad/input=1,576 --max-dims vad/input=-1,16000
   mlops serve fmnist@production --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem \
       --auth-token-file /run/secrets/token --log-payloads s3://bucket/payloads --log-sample 0.1
   curl -s localhost:8080/v2/models/fmnist/infer -d @request.json`,
@@ -148,6 +175,12 @@ the address cannot be bound, 2 on bad flags.`,
 	fl.Float64Var(&opts.LogSample, "log-sample", 1, "share of requests --log-payloads keeps, in (0, 1]")
 	fl.BoolVar(&opts.LogPayloadsGzip, "log-payloads-gzip", true, "gzip payload log files (.jsonl.gz)")
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug (one line per request), info, warn, error")
+	fl.StringArrayVar(&opts.WarmupShapes, "warmup-shape", nil, "warm an input up with this shape: [MODEL/]INPUT=DIMS, e.g. vad/input=1,576 (repeatable)")
+	fl.BoolVar(&opts.NoWarmup, "no-warmup", false, "load models without a warm-up run (a model that cannot run then fails its requests, not its load)")
+	fl.StringArrayVar(&opts.MaxDims, "max-dims", nil, "largest dynamic dimension a request may send: N for every input, or [MODEL/]INPUT=D0,D1,... per dimension (-1: no cap) (repeatable)")
+	fl.Int64Var(&opts.MaxElements, "max-elements", 0, "largest element count of one request input (0: no limit beyond --max-request-bytes)")
+	fl.BoolVar(&opts.StrictReadiness, "strict-readiness", false, "report the server ready only while every model serves (default: while at least one does)")
+	fl.StringVar(&opts.CPUArena, "cpu-arena", defaultArena, "ONNX Runtime CPU memory arena: shrink (give memory back after each run), off, or keep (hold the largest run's memory)")
 	return cmd
 }
 
@@ -164,7 +197,69 @@ func (o *ServeOptions) validate() error {
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		return err
 	}
+	if _, err := o.arena(); err != nil {
+		return err
+	}
+	if o.MaxElements < 0 {
+		return cmdutil.FlagErrorf("--max-elements %d must be 0 (no limit) or positive", o.MaxElements)
+	}
+	if _, err := o.warmup(); err != nil {
+		return err
+	}
+	if _, err := o.limits(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// warmup parses --warmup-shape and --no-warmup.
+func (o *ServeOptions) warmup() (engine.Warmup, error) {
+	w := engine.Warmup{Disabled: o.NoWarmup, Shapes: map[string][]int64{}}
+	if o.NoWarmup && len(o.WarmupShapes) > 0 {
+		return w, cmdutil.FlagErrorf("--no-warmup and --warmup-shape contradict each other; give one")
+	}
+	for _, a := range o.WarmupShapes {
+		key, dims, err := parseInputShape(a, false)
+		if err != nil {
+			return w, cmdutil.FlagErrorf("--warmup-shape %q: %v; want [MODEL/]INPUT=DIMS, e.g. input=1,512", a, err)
+		}
+		w.Shapes[key] = dims
+	}
+	return w, nil
+}
+
+// limits parses --max-dims and --max-elements.
+func (o *ServeOptions) limits() (engine.Limits, error) {
+	l := engine.Limits{MaxElements: o.MaxElements, Dims: map[string][]int64{}}
+	for _, a := range o.MaxDims {
+		if !strings.Contains(a, "=") {
+			n, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+			if err != nil || n < 1 {
+				return l, cmdutil.FlagErrorf("--max-dims %q: want a positive number (the cap on every dynamic dimension) or [MODEL/]INPUT=D0,D1,...", a)
+			}
+			l.MaxDim = n
+			continue
+		}
+		key, dims, err := parseInputShape(a, true)
+		if err != nil {
+			return l, cmdutil.FlagErrorf("--max-dims %q: %v; want [MODEL/]INPUT=D0,D1,... with -1 for no cap, e.g. input=-1,4096", a, err)
+		}
+		l.Dims[key] = dims
+	}
+	return l, nil
+}
+
+// parseInputShape splits [MODEL/]INPUT=DIMS.
+func parseInputShape(arg string, wildcard bool) (string, []int64, error) {
+	i := strings.LastIndex(arg, "=")
+	if i <= 0 {
+		return "", nil, fmt.Errorf("no INPUT= before the dimensions")
+	}
+	dims, err := engine.ParseShape(arg[i+1:], wildcard)
+	if err != nil {
+		return "", nil, err
+	}
+	return arg[:i], dims, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -208,17 +303,19 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 
 	var eng *engine.Engine
 	metrics := server.NewMetrics(func() *engine.Engine { return eng })
+	warm, _ := o.warmup()
+	limits, _ := o.limits()
 	eng = engine.New(loader, engine.Options{Instances: o.instances(), MaxBatchSize: o.MaxBatchSize, MaxQueueDelay: o.MaxQueueDelay,
-		QueueSize: o.QueueSize, Logger: logger, Observer: metrics})
+		QueueSize: o.QueueSize, Logger: logger, Observer: metrics, Warmup: warm, Limits: limits})
 	defer eng.Close()
-	for _, s := range specs {
-		if err := eng.Add(ctx, s); err != nil {
-			return fmt.Errorf("model %s: %w", s.Name, err)
-		}
+	if err := addModels(ctx, eng, specs, logger); err != nil {
+		return err
 	}
+	warnUnusedKeys(eng, specs, logger, "--warmup-shape", warm.Shapes)
+	warnUnusedKeys(eng, specs, logger, "--max-dims", limits.Dims)
 
 	cfg := server.Config{Engine: eng, Metrics: metrics, Logger: logger, Version: version.Info().Version, AuthToken: token,
-		MaxRequestBytes: o.MaxRequestBytes, RequestTimeout: o.RequestTimeout}
+		MaxRequestBytes: o.MaxRequestBytes, RequestTimeout: o.RequestTimeout, StrictReadiness: o.StrictReadiness}
 	var payloads *payload.Logger
 	if o.LogPayloads != "" {
 		payloads, err = payload.Open(ctx, o.LogPayloads, payload.Options{Sample: o.LogSample, Gzip: o.LogPayloadsGzip,
@@ -287,6 +384,62 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 	return nil
 }
 
+// defaultArena is --cpu-arena's default (see docs/serve.md, "Memory").
+const defaultArena = "shrink"
+
+func (o *ServeOptions) arena() (runtime.ArenaMode, error) {
+	s := o.CPUArena
+	if s == "" {
+		s = defaultArena
+	}
+	m, err := runtime.ParseArenaMode(s)
+	if err != nil {
+		return 0, cmdutil.FlagErrorf("--cpu-arena: %v", err)
+	}
+	return m, nil
+}
+
+// addModels loads every model. One that fails is logged and stays
+// registered as unavailable (its endpoints answer 503 with the reason)
+// while the others serve; only when none loads does serve fail.
+func addModels(ctx context.Context, eng *engine.Engine, specs []engine.Spec, logger *slog.Logger) error {
+	var errs []string
+	for _, s := range specs {
+		if err := eng.Add(ctx, s); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Sprintf("model %s: %v", s.Name, err))
+			logger.Error("model unavailable: serving the others; fix it and POST /v2/repository/models/"+s.Name+"/load",
+				"model", s.Name, "error", err.Error())
+		}
+	}
+	if len(errs) == len(specs) {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// warnUnusedKeys logs per-input flag entries that name no input of a
+// loaded model: most likely a typo.
+func warnUnusedKeys(eng *engine.Engine, specs []engine.Spec, logger *slog.Logger, flag string, entries map[string][]int64) {
+	used := map[string]bool{}
+	for _, s := range specs {
+		md, err := eng.Metadata(s.Name, "")
+		if err != nil {
+			return // an unavailable model might have had the input
+		}
+		for _, in := range md.Inputs {
+			used[in.Name], used[s.Name+"/"+in.Name] = true, true
+		}
+	}
+	for key := range entries {
+		if !used[key] {
+			logger.Warn(flag+" names no input of a served model; GET /v2/models/{model} lists the inputs", "entry", key)
+		}
+	}
+}
+
 func (o *ServeOptions) instances() int {
 	if o.Instances > 0 {
 		return o.Instances
@@ -304,7 +457,8 @@ func (o *ServeOptions) ortLoader(ctx context.Context, specs []engine.Spec) (engi
 	if threads == 0 {
 		threads = max(1, goruntime.NumCPU()/o.instances())
 	}
-	l := &ortbackend.Loader{Runtime: rt, Session: runtime.SessionOptions{IntraOpThreads: threads, InterOpThreads: 1}}
+	arena, _ := o.arena()
+	l := &ortbackend.Loader{Runtime: rt, Session: runtime.SessionOptions{IntraOpThreads: threads, InterOpThreads: 1, CPUArena: arena}}
 	needRegistry := false
 	for _, s := range specs {
 		for _, ref := range []string{s.Ref, s.CanaryRef} {

@@ -13,7 +13,6 @@ import (
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"github.com/mlops-dev/mlops/internal/runtime"
-	"github.com/mlops-dev/mlops/internal/testutil"
 )
 
 // reflectPadPath is a model that, like Silero VAD, reflect-pads its audio
@@ -98,5 +97,3 @@ func TestReflectPadModelWarmupOptions(t *testing.T) {
 		t.Fatalf("short request under --no-warmup: %v", err)
 	}
 }
-
-var _ = testutil.RepoFile
