@@ -73,11 +73,11 @@ func (c *Collector) addLabels(b *data.Batch) error {
 	switch c.task {
 	case Classification, Binary:
 		if l.Len() != b.Rows {
-			return fmt.Errorf("labels have %d values per row; %s needs one class id per row", l.Len()/max(b.Rows, 1), c.task)
+			return labelErrorf("labels have %d values per row; %s needs one class id per row", l.Len()/max(b.Rows, 1), c.task)
 		}
 		for i, v := range l.Float64s() {
 			if v != math.Trunc(v) || math.IsNaN(v) {
-				return fmt.Errorf("label %v at row %d is not an integer class id; use --task regression for continuous targets", v, b.Row(i))
+				return labelErrorf("label %v at row %d is not an integer class id; use --task regression for continuous targets", v, b.Row(i))
 			}
 			c.p.Labels = append(c.p.Labels, int(v))
 		}

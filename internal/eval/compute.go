@@ -64,13 +64,23 @@ func Compute(ctx context.Context, p *Predictions, opts Options) (*Report, error)
 	return nil, fmt.Errorf("unknown task %q (want classification, binary, multilabel or regression)", p.Task)
 }
 
+// LabelError is a label the task cannot use. Run names the labels file
+// (not the model) in front of it.
+type LabelError struct{ msg string }
+
+func (e *LabelError) Error() string { return e.msg }
+
+func labelErrorf(format string, args ...any) error {
+	return &LabelError{msg: fmt.Sprintf(format, args...)}
+}
+
 func checkLabels(labels []int, k, rows int) error {
 	if len(labels) != rows {
-		return fmt.Errorf("%d labels but %d predictions; the labels must match the data rows one to one", len(labels), rows)
+		return labelErrorf("%d labels but %d predictions; the labels must match the data rows one to one", len(labels), rows)
 	}
 	for i, y := range labels {
 		if y < 0 || y >= k {
-			return fmt.Errorf("label %d at row %d is outside the model's %d classes (0..%d); check the labels file or --task", y, i, k, k-1)
+			return labelErrorf("label %d at row %d is outside the model's %d classes (0..%d); check the labels file or --task", y, i, k, k-1)
 		}
 	}
 	return nil

@@ -88,7 +88,7 @@ func evaluate(ctx context.Context, rt *runtime.Runtime, req Request, m Model, ti
 	r, err := Compute(ctx, run.preds, req.Metrics)
 	if err != nil {
 		run.close()
-		return nil, nil, fmt.Errorf("%s: %w", m.Path, err)
+		return nil, nil, fmt.Errorf("%s: %w", blame(err, m, req), err)
 	}
 	r.Model, r.Data = m.Path, req.Data.Path
 	r.Notes = append(r.Notes, run.notes...)
@@ -147,9 +147,29 @@ func runModel(ctx context.Context, rt *runtime.Runtime, m Model, req Request) (*
 	}
 	if err := run.collect(ctx, m.Path, req); err != nil {
 		run.close()
+		var le *LabelError
+		if errors.As(err, &le) {
+			return nil, fmt.Errorf("%s: %w", blame(err, m, req), err)
+		}
 		return nil, err
 	}
 	return run, nil
+}
+
+// blame names what an error is about: the labels for a *LabelError, else
+// the model.
+func blame(err error, m Model, req Request) string {
+	var le *LabelError
+	if !errors.As(err, &le) {
+		return m.Path
+	}
+	switch {
+	case req.Data.LabelsPath != "":
+		return "labels " + req.Data.LabelsPath
+	case req.Data.Path != "":
+		return "labels in " + req.Data.Path
+	}
+	return "labels"
 }
 
 // open is the data source for the session: the dataset in memory, or the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -182,5 +184,28 @@ func TestCollectorChecksLabels(t *testing.T) {
 	}
 	if _, _, err := NewCollector(Classification, "probs").Predictions(); err == nil {
 		t.Error("empty collector gave predictions")
+	}
+}
+
+// TestBadLabelsNameTheLabelsFile: a label the task cannot use is blamed on
+// the labels file, not on the model.
+func TestBadLabelsNameTheLabelsFile(t *testing.T) {
+	rt := testutil.Runtime(t)
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"range.csv": "label\n1\n12\n0\n",
+		"frac.csv":  "label\n1\n2\n0.5\n",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		spec := fmnistSpec(t, 3)
+		spec.LabelsPath = path
+		_, err := Run(context.Background(), rt, Request{Model: Model{Path: testutil.RepoFile(t, "testdata/fmnist/mlp.onnx")}, Data: spec})
+		var le *LabelError
+		if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), "labels "+path+": label ") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

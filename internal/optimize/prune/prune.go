@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mlops-dev/mlops/internal/data"
-	"github.com/mlops-dev/mlops/internal/infer"
+	"github.com/mlops-dev/mlops/internal/eval"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -99,9 +99,10 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 		if rt == nil {
 			return nil, errors.New("accuracy evaluation needs ONNX Runtime")
 		}
-		base, rows, err = infer.Accuracy(ctx, rt, req.Input, req.Eval, req.Session)
+		// Before any work, so labels eval refuses stop the run here.
+		base, rows, err = accuracy(ctx, rt, req.Input, req.Eval, req.Session)
 		if err != nil {
-			return nil, fmt.Errorf("evaluate %s: %w", req.Input, err)
+			return nil, err
 		}
 	}
 
@@ -139,7 +140,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	}
 	r.BytesBefore, r.BytesAfter = diskBytes(req.Input), diskBytes(req.Output)
 	if req.Eval.Path != "" {
-		after, _, err := infer.Accuracy(ctx, rt, req.Output, req.Eval, req.Session)
+		after, _, err := accuracy(ctx, rt, req.Output, req.Eval, req.Session)
 		if err != nil {
 			os.Remove(req.Output)
 			return nil, fmt.Errorf("evaluate the pruned model: %w", err)
@@ -174,7 +175,7 @@ func searchSparsity(ctx context.Context, rt *runtime.Runtime, src *onnx.Model, r
 		if err := m.SaveContext(ctx, path, onnx.SaveOptions{}); err != nil {
 			return nil, nil, false, err
 		}
-		acc, _, err := infer.Accuracy(ctx, rt, path, req.Eval, req.Session)
+		acc, _, err := accuracy(ctx, rt, path, req.Eval, req.Session)
 		if err != nil {
 			return nil, nil, false, err
 		}
@@ -229,4 +230,15 @@ func diskBytes(path string) int64 {
 		n += e.Bytes
 	}
 	return n
+}
+
+// accuracy is the model's top-1 accuracy on spec, measured by eval (which
+// checks the labels: integer class ids within the model's classes, one per
+// row).
+func accuracy(ctx context.Context, rt *runtime.Runtime, path string, spec data.Spec, so runtime.SessionOptions) (float64, int, error) {
+	r, err := eval.Run(ctx, rt, eval.Request{Model: eval.Model{Path: path}, Data: spec, Session: so})
+	if err != nil {
+		return 0, 0, err
+	}
+	return r.Metric("accuracy"), r.Rows, nil
 }

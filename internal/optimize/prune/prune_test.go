@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/mlops-dev/mlops/internal/data"
-	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
 	"github.com/mlops-dev/mlops/internal/testutil"
@@ -119,7 +118,7 @@ func TestGlobalL1MatchesTorch(t *testing.T) {
 			if err := m.Save(path, onnx.SaveOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			acc, _, err := infer.Accuracy(context.Background(), rt, path, evalSpec(t), runtime.SessionOptions{})
+			acc, _, err := accuracy(context.Background(), rt, path, evalSpec(t), runtime.SessionOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/eval"
 	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -96,7 +97,13 @@ func Evaluate(ctx context.Context, rt *runtime.Runtime, floatPath, quantPath str
 	}
 	rep := &EvalReport{}
 	var dot, ff, qq float64
-	agree, rightF, rightQ, labelled := 0, 0, 0, 0
+	agree := 0
+	// Accuracies go through eval, which checks the labels as `mlops eval`
+	// does (integer class ids within the model's classes).
+	var scoreF, scoreQ *eval.Collector
+	if src.HasLabels() {
+		scoreF, scoreQ = eval.NewCollector(eval.Classification, out), eval.NewCollector(eval.Classification, out)
+	}
 	for {
 		b, err := src.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -137,28 +144,21 @@ func Evaluate(ctx context.Context, rt *runtime.Runtime, floatPath, quantPath str
 		}
 		f, _ := fo[out].Float32s()
 		q, _ := qo[out].Float32s()
-		var labels []int64
-		if b.Labels != nil && b.Labels.DType == data.Int64 {
-			labels = int64s(b.Labels.Data)
-		}
 		classes := 0
 		if b.Rows > 0 {
 			classes = len(f) / b.Rows
 		}
 		for r := 0; r < b.Rows && classes > 0; r++ {
-			af := argmax(f[r*classes : (r+1)*classes])
-			aq := argmax(q[r*classes : (r+1)*classes])
-			if af == aq {
+			if argmax(f[r*classes:(r+1)*classes]) == argmax(q[r*classes:(r+1)*classes]) {
 				agree++
 			}
-			if r < len(labels) {
-				labelled++
-				if int64(af) == labels[r] {
-					rightF++
-				}
-				if int64(aq) == labels[r] {
-					rightQ++
-				}
+		}
+		if scoreF != nil {
+			if err := scoreF.AddScores(b, fo[out].Shape, f); err != nil {
+				return nil, err
+			}
+			if err := scoreQ.AddScores(b, qo[out].Shape, q); err != nil {
+				return nil, err
 			}
 		}
 		rep.Samples += b.Rows
@@ -170,8 +170,15 @@ func Evaluate(ctx context.Context, rt *runtime.Runtime, floatPath, quantPath str
 	if ff > 0 && qq > 0 {
 		rep.Cosine = dot / math.Sqrt(ff*qq)
 	}
-	if labelled > 0 {
-		af, aq := float64(rightF)/float64(labelled), float64(rightQ)/float64(labelled)
+	if scoreF != nil {
+		af, err := accuracy(ctx, scoreF)
+		if err != nil {
+			return nil, fmt.Errorf("float model: %w", err)
+		}
+		aq, err := accuracy(ctx, scoreQ)
+		if err != nil {
+			return nil, fmt.Errorf("quantized model: %w", err)
+		}
 		d := (aq - af) * 100
 		rep.AccuracyFloat, rep.AccuracyQuantized, rep.AccuracyDeltaPP = &af, &aq, &d
 	}
@@ -194,6 +201,40 @@ func (a *snrAcc) snr() float64 {
 	return 10 * math.Log10(a.signal/a.noise)
 }
 
+// accuracy scores collected outputs as `mlops eval` does.
+func accuracy(ctx context.Context, c *eval.Collector) (float64, error) {
+	p, _, err := c.Predictions()
+	if err != nil {
+		return 0, err
+	}
+	r, err := eval.Compute(ctx, p, eval.Options{})
+	if err != nil {
+		return 0, err
+	}
+	return r.Metric("accuracy"), nil
+}
+
+// CheckEvalData scores the float model on labelled evaluation data before
+// any work, so labels eval would refuse (out of the model's classes, not
+// integer, too few or too many) stop the run before anything is written.
+// Unlabelled data is only opened and checked against the model's inputs.
+func CheckEvalData(ctx context.Context, rt *runtime.Runtime, path string, spec data.Spec, so runtime.SessionOptions) error {
+	if spec.LabelsPath == "" && spec.LabelColumn == "" {
+		sess, err := rt.NewSession(path, so)
+		if err != nil {
+			return err
+		}
+		defer sess.Close()
+		src, err := infer.Open(ctx, sess.Inputs(), spec)
+		if err != nil {
+			return fmt.Errorf("eval data: %w", err)
+		}
+		return src.Close()
+	}
+	_, err := eval.Run(ctx, rt, eval.Request{Model: eval.Model{Path: path}, Data: spec, Session: so})
+	return err
+}
+
 func argmax(v []float32) int {
 	best := 0
 	for i, x := range v {
@@ -202,18 +243,6 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
-}
-
-func int64s(b []byte) []int64 {
-	out := make([]int64, len(b)/8)
-	for i := range out {
-		var v uint64
-		for k := 0; k < 8; k++ {
-			v |= uint64(b[i*8+k]) << (8 * k)
-		}
-		out[i] = int64(v)
-	}
-	return out
 }
 
 func graphOutputs(m *onnx.Model) []string {

@@ -97,6 +97,11 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if err := checkOpset(m, o); err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Input, err)
 	}
+	if req.Eval.Path != "" {
+		if err := CheckEvalData(ctx, rt, req.Input, req.Eval, req.Session); err != nil {
+			return nil, err
+		}
+	}
 	rep := &Report{Input: req.Input, Output: req.Output, Mode: o.Mode, WeightType: o.WeightType.String(),
 		ActivationType: Uint8.String(), BytesBefore: modelBytes(req.Input, m)}
 	rep.FloatType = modelFloatType(m)
