@@ -10,13 +10,22 @@
 //   - DotGeneral: a packed, blocked GEMM with an AVX2/FMA micro-kernel (portable Go elsewhere),
 //     parallel over column tiles and, for long narrow products, over fixed chunks of the
 //     contraction.
-//   - ConvGeneral: the input patches (im2col) are packed straight into the GEMM's column strips,
-//     so the convolution runs on the same micro-kernel; any axes layout, strides, padding, input
-//     and kernel dilations, feature and batch groups.
+//   - ConvGeneral on the same micro-kernel, any axes layout, strides, padding, input and kernel
+//     dilations, feature and batch groups. Three layouts of the work: an implicit GEMM that
+//     reads the input patches in place from a zero-padded copy (unit stride along rows of at
+//     least 8 outputs: forward passes and input gradients), the transposed product for kernel
+//     gradients (few outputs, long contraction), and otherwise im2col packed straight into the
+//     GEMM's strips.
 //   - ReduceWindow (MaxPool, MinPool, SumPool) for float32 and float64, parallel over batch and
 //     channels.
 //   - SelectAndScatterMax/Min (the gradient of MaxPool/MinPool), which the go backend lacks:
 //     float32 and float64, any rank, strides and padding; parallel over batch and channels.
+//   - The gradient of a convolution with respect to its input: gomlx v0.28.0 pads it as if the
+//     kernel were centred, wrong for even kernels and asymmetric padding; convVJP replaces it
+//     (see convvjp.go).
+//   - Add, Sub, Mul, Div, Max, Min with implicit broadcasting, Sign, Neg, Abs, Transpose (by
+//     tiles) and ReduceSum/Max/Min (sums in float64), for float32: parallel, over runs instead
+//     of upstream's per-element index walk.
 //
 // Every kernel is deterministic: the work is split by shape only, and each output element is
 // summed in one fixed order, so the same inputs give bit-identical outputs run to run, whatever
@@ -43,6 +52,21 @@ func init() {
 	extension.RegisterReduceWindow.Register(reduceWindowBuilder(extension.RegisterReduceWindow.Fn), extension.PriorityUser)
 	extension.SetNodeExecutor(compute.OpTypeReduceWindow, extension.PriorityUser,
 		reduceWindowExecutor(extension.NodeExecutorOf(compute.OpTypeReduceWindow)))
+
+	for _, op := range []compute.OpType{compute.OpTypeAdd, compute.OpTypeSub, compute.OpTypeMul,
+		compute.OpTypeDiv, compute.OpTypeMax, compute.OpTypeMin} {
+		k, _ := binaryKernelOf(op)
+		extension.SetNodeExecutor(op, extension.PriorityUser, binaryExecutor(k, extension.NodeExecutorOf(op)))
+	}
+	for _, op := range []compute.OpType{compute.OpTypeSign, compute.OpTypeNeg, compute.OpTypeAbs} {
+		k, _ := unaryKernelOf(op)
+		extension.SetNodeExecutor(op, extension.PriorityUser, unaryExecutor(k, extension.NodeExecutorOf(op)))
+	}
+	extension.SetNodeExecutor(compute.OpTypeTranspose, extension.PriorityUser,
+		transposeExecutor(extension.NodeExecutorOf(compute.OpTypeTranspose)))
+	for _, op := range []compute.OpType{compute.OpTypeReduceSum, compute.OpTypeReduceMax, compute.OpTypeReduceMin} {
+		extension.SetNodeExecutor(op, extension.PriorityUser, reduceExecutor(extension.NodeExecutorOf(op)))
+	}
 
 	extension.RegisterSelectAndScatterMax.Register(selectAndScatterMax, extension.PriorityUser)
 	extension.RegisterSelectAndScatterMin.Register(selectAndScatterMin, extension.PriorityUser)

@@ -117,6 +117,8 @@ type convPlan struct {
 	// Input: batch and channel strides, and per spatial axis the dimension, dilated dimension,
 	// stride in memory, conv stride, input dilation and low padding.
 	inBatchStride, inChanStride  int
+	inBatch, inChans             int
+	padHi                        []int
 	inDims, inDilDims, inStrides []int
 	convStrides, inDil, padLo    []int
 	// Kernel: per kernel position (c, k), its offset in the kernel tensor and its spatial
@@ -141,6 +143,10 @@ type convPlan struct {
 	// fastRows: the last spatial axis has conv stride 1, no input dilation and unit memory
 	// stride, so a row of output positions reads a contiguous run of input.
 	fastRows bool
+	// columnRuns: consecutive kernel columns along the last kernel axis read consecutive input
+	// (unit kernel dilation and memory stride there, no input dilation), and kernel rows are
+	// longer than output rows, so strips are packed column by column (kernel gradients).
+	columnRuns bool
 }
 
 func newConvPlan(d *convNode, in, kern, out shapes.Shape) *convPlan {
@@ -150,6 +156,7 @@ func newConvPlan(d *convNode, in, kern, out shapes.Shape) *convPlan {
 	p := &convPlan{
 		spatial:       sp,
 		inBatchStride: inStr[ax.InputBatch], inChanStride: inStr[ax.InputChannels],
+		inBatch: in.Dimensions[ax.InputBatch], inChans: in.Dimensions[ax.InputChannels],
 		convStrides: d.strides, inDil: d.inputDilations,
 		outBatch: out.Dimensions[ax.OutputBatch], outChans: out.Dimensions[ax.OutputChannels],
 		outBatchStride: oStr[ax.OutputBatch], outChanStride: oStr[ax.OutputChannels],
@@ -163,6 +170,7 @@ func newConvPlan(d *convNode, in, kern, out shapes.Shape) *convPlan {
 		p.inDilDims = append(p.inDilDims, max(0, (dim-1)*d.inputDilations[s]+1))
 		p.inStrides = append(p.inStrides, inStr[ax.InputSpatial[s]])
 		p.padLo = append(p.padLo, d.paddings[s][0])
+		p.padHi = append(p.padHi, d.paddings[s][1])
 		p.outSpatial = append(p.outSpatial, out.Dimensions[ax.OutputSpatial[s]])
 		p.outSpatialStrides = append(p.outSpatialStrides, oStr[ax.OutputSpatial[s]])
 	}
@@ -180,9 +188,11 @@ func newConvPlan(d *convNode, in, kern, out shapes.Shape) *convPlan {
 		want *= p.outSpatial[s]
 	}
 	p.fastRows = sp > 0 && d.strides[sp-1] == 1 && p.inStrides[sp-1] == 1
+	p.columnRuns = sp > 0 && d.kernelDilations[sp-1] == 1 && p.inStrides[sp-1] == 1 &&
+		kern.Dimensions[ax.KernelSpatial[sp-1]] > min(nr, out.Dimensions[ax.OutputSpatial[sp-1]])
 	for _, v := range d.inputDilations {
 		if v != 1 {
-			p.fastRows = false
+			p.fastRows, p.columnRuns = false, false
 		}
 	}
 
@@ -233,6 +243,14 @@ func (p *convPlan) run(sc scratch, input, kernel, out []float32) {
 	perFeature := p.outChans / p.channelGroups
 	perBatch := p.outChans / p.batchGroups
 	cols := p.outBatch * p.outSpatialSize
+	if p.direct() {
+		p.runDirect(sc, input, kernel, out)
+		return
+	}
+	if p.transposed() {
+		p.runTransposed(sc, input, kernel, out)
+		return
+	}
 	for oc0 := 0; oc0 < p.outChans; oc0 += p.blockSize {
 		chanOff := (oc0 / perFeature) * p.chansPerGroup * p.inChanStride
 		batchOff := (oc0 / perBatch) * p.outBatch * p.inBatchStride
@@ -275,7 +293,12 @@ func (p *convPlan) run(sc scratch, input, kernel, out []float32) {
 
 // packKernel packs output channels [oc0, oc0+mc) × kernel columns [p0, p0+kc) into mr strips.
 func (p *convPlan) packKernel(dst, kernel []float32, oc0, mc, p0, kc int) {
-	offs := p.kernOff[p0 : p0+kc]
+	gatherStrips(dst, kernel, func(i int) int { return (oc0 + i) * p.kernOutStr }, mc, p.kernOff[p0:p0+kc])
+}
+
+// gatherStrips packs mc rows into mr-row strips: row i, column q is src[base(i)+offs[q]].
+func gatherStrips(dst, src []float32, base func(i int) int, mc int, offs []int) {
+	kc := len(offs)
 	for s := 0; s*mr < mc; s++ {
 		strip := dst[s*kc*mr : (s+1)*kc*mr]
 		rows := min(mr, mc-s*mr)
@@ -283,12 +306,25 @@ func (p *convPlan) packKernel(dst, kernel []float32, oc0, mc, p0, kc int) {
 			clear(strip)
 		}
 		for r := range rows {
-			base := (oc0 + s*mr + r) * p.kernOutStr
+			row := src[base(s*mr+r):]
 			for q, off := range offs {
-				strip[q*mr+r] = kernel[base+off]
+				strip[q*mr+r] = row[off]
 			}
 		}
 	}
+}
+
+// leadingOffset adds to off the input offset of a window's leading spatial coordinates (all but
+// the last), origin plus kernel offsets ks; inside is false when one falls in the padding.
+func (p *convPlan) leadingOffset(off int, origin, ks []int) (int, bool) {
+	for s := range p.spatial - 1 {
+		pos := origin[s] + ks[s]
+		if pos < 0 || pos >= p.inDims[s] {
+			return off, false
+		}
+		off += pos * p.inStrides[s]
+	}
+	return off, true
 }
 
 // packPatches packs im2col rows [p0, p0+kc) and columns [j0, j0+nb) into one nr strip. base is
@@ -326,6 +362,10 @@ func (p *convPlan) packPatches(dst, input []float32, base, p0, kc, j0, nb int) {
 	if nb < nr {
 		clear(strip)
 	}
+	if p.columnRuns {
+		p.packColumns(strip, input, p0, kc, nb, colBase[:nb], originOf)
+		return
+	}
 	if p.fastRows {
 		// Runs of columns in one output row read consecutive input elements.
 		last := sp - 1
@@ -338,17 +378,8 @@ func (p *convPlan) packPatches(dst, input []float32, base, p0, kc, j0, nb int) {
 			for r := range kc {
 				col := p0 + r
 				row := strip[r*nr+q0 : r*nr+q1]
-				off := colBase[q0] + p.chanOfCol[col]*p.inChanStride
-				inside := true
 				ks := p.kernSpatial[col*sp : col*sp+sp]
-				for s := range last {
-					pos := o[s] + ks[s]
-					if pos < 0 || pos >= p.inDims[s] {
-						inside = false
-						break
-					}
-					off += pos * p.inStrides[s]
-				}
+				off, inside := p.leadingOffset(colBase[q0]+p.chanOfCol[col]*p.inChanStride, o, ks)
 				if !inside {
 					clear(row)
 					continue
@@ -389,6 +420,36 @@ func (p *convPlan) packPatches(dst, input []float32, base, p0, kc, j0, nb int) {
 				v = input[off]
 			}
 			strip[r*nr+q] = v
+		}
+	}
+}
+
+// packColumns packs a strip column by column: along k, runs of kernel columns that differ only
+// in the last kernel coordinate read a contiguous stretch of input.
+func (p *convPlan) packColumns(strip, input []float32, p0, kc, nb int, colBase []int, originOf func(int) []int) {
+	sp := p.spatial
+	last := sp - 1
+	dim := p.inDims[last]
+	for q := range nb {
+		o := originOf(q)
+		for r := 0; r < kc; {
+			col := p0 + r
+			ks := p.kernSpatial[col*sp : col*sp+sp]
+			// The run: following columns with the same channel and leading kernel coordinates.
+			end := r + 1
+			for end < kc && p.kernSpatial[(p0+end)*sp+last] == ks[last]+(end-r) && p.chanOfCol[p0+end] == p.chanOfCol[col] {
+				end++
+			}
+			off, inside := p.leadingOffset(colBase[q]+p.chanOfCol[col]*p.inChanStride, o, ks)
+			x0 := o[last] + ks[last]
+			for i := r; i < end; i++ {
+				v := float32(0)
+				if x := x0 + i - r; inside && x >= 0 && x < dim {
+					v = input[off+x]
+				}
+				strip[i*nr+q] = v
+			}
+			r = end
 		}
 	}
 }

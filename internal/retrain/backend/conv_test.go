@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend/extension"
 	"github.com/gomlx/compute/shapeinference"
 	"github.com/gomlx/compute/shapes"
 )
@@ -148,6 +149,14 @@ func TestConvMatchesReference(t *testing.T) {
 			pads: [][2]int{{1, 1}, {1, 1}}},
 		{name: "kernel gradient shape", batch: 16, inC: 3, outC: 6, in: []int{12, 12}, kernel: []int{10, 10},
 			inLayout: []int{1, 0, 2, 3}, kLayout: []int{1, 0, 2, 3}, outLayout: []int{1, 0, 2, 3}},
+		// The direct path (implicit GEMM on a padded copy): output rows of ≥ 8 positions.
+		{name: "direct: groups", batch: 2, inC: 6, outC: 9, in: []int{5, 11}, kernel: []int{3, 3}, groups: 3,
+			pads: [][2]int{{1, 1}, {1, 1}}},
+		{name: "direct: batch groups", batch: 4, inC: 3, outC: 6, in: []int{4, 13}, kernel: []int{2, 2}, batchGroups: 2},
+		{name: "direct: stride on the outer axis, 3 K blocks", batch: 2, inC: 40, outC: 7, in: []int{9, 21}, kernel: []int{3, 3},
+			strides: []int{2, 1}, pads: [][2]int{{0, 1}, {2, 0}}},
+		{name: "direct: 3D", batch: 2, inC: 2, outC: 5, in: []int{3, 4, 19}, kernel: []int{2, 2, 3}, pads: [][2]int{{1, 0}, {0, 1}, {1, 1}}},
+		{name: "direct: 1D dilated", batch: 3, inC: 4, outC: 13, in: []int{40}, kernel: []int{4}, kDil: []int{3}, pads: [][2]int{{2, 5}}},
 		{name: "wide output (many tiles)", batch: 8, inC: 3, outC: 32, in: []int{20, 20}, kernel: []int{3, 3},
 			pads: [][2]int{{1, 1}, {1, 1}}},
 	}
@@ -167,6 +176,43 @@ func TestConvMatchesReference(t *testing.T) {
 			if !slices.Equal(got, again) {
 				t.Fatalf("%s: two runs differ", c.name)
 			}
+		})
+	}
+}
+
+// BenchmarkConv times the convolutions of one Fashion-MNIST CNN training step (batch 128):
+// forward, input gradient and kernel gradient of both layers.
+func BenchmarkConv(b *testing.B) {
+	swapped := []int{1, 0, 2, 3}
+	cases := []convCase{
+		{name: "conv1 forward", batch: 128, inC: 1, outC: 16, in: []int{28, 28}, kernel: []int{3, 3}, pads: [][2]int{{1, 1}, {1, 1}}},
+		{name: "conv2 forward", batch: 128, inC: 16, outC: 32, in: []int{14, 14}, kernel: []int{3, 3}, pads: [][2]int{{1, 1}, {1, 1}}},
+		{name: "conv2 input gradient", batch: 128, inC: 32, outC: 16, in: []int{14, 14}, kernel: []int{3, 3}, pads: [][2]int{{1, 1}, {1, 1}}},
+		{name: "conv1 kernel gradient", batch: 1, inC: 128, outC: 16, in: []int{28, 28}, kernel: []int{28, 28}, pads: [][2]int{{1, 1}, {1, 1}},
+			inLayout: swapped, kLayout: swapped, outLayout: swapped},
+		{name: "conv2 kernel gradient", batch: 16, inC: 128, outC: 32, in: []int{14, 14}, kernel: []int{14, 14}, pads: [][2]int{{1, 1}, {1, 1}},
+			inLayout: swapped, kLayout: swapped, outLayout: swapped},
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			t := &testing.T{}
+			d, inS, kS, outS := c.build(t)
+			in, k := randFloats(r, inS.Size()), randFloats(r, kS.Size())
+			out := make([]float32, outS.Size())
+			plan := newConvPlan(d, inS, kS, outS)
+			be, err := New()
+			if err != nil {
+				b.Fatal(err)
+			}
+			sc := scratch{be: be.(*extension.Backend)}
+			cpu0 := cpuTime()
+			for b.Loop() {
+				plan.run(sc, in, k, out)
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu_ms/op")
+			flops := 2 * float64(outS.Size()) * float64(kS.Size()/outS.Dimensions[d.axes.OutputChannels])
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }

@@ -10,6 +10,8 @@ const (
 	kcBlock = 256
 	// ncMax bounds the columns one task packs per block (kcBlock×ncMax×4 = 512 KiB, in L2).
 	ncMax = 512
+	// prepackMax bounds the floats of A packed up front and shared by all tasks (2 MiB).
+	prepackMax = 1 << 19
 	// maxKSplit bounds how many partial products a long, narrow product is split into.
 	maxKSplit = 8
 )
@@ -111,20 +113,26 @@ func (op *gemmOp) run(sc scratch) {
 	mStrips := (m + mr - 1) / mr
 	mpad := mStrips * mr
 
-	// A is packed once, by blocks of kcBlock columns: block starting at p0 holds mStrips strips
-	// of kcb×mr values, at p0*mpad.
-	pa, freePA := sc.floats(mpad * k)
-	defer freePA()
+	// A is packed once, by blocks of kcBlock columns (block starting at p0 holds mStrips strips
+	// of kcb×mr values, at p0*mpad), unless that is too big to stay in cache: then each task
+	// packs the blocks it needs as it goes.
 	kBlocks := (k + kcBlock - 1) / kcBlock
-	packABlock := func(kb int) {
-		p0 := kb * kcBlock
-		op.packA(pa[p0*mpad:], 0, m, p0, min(kcBlock, k-p0))
-	}
-	if parallel {
-		parallelFor(kBlocks, packABlock)
-	} else {
-		for kb := range kBlocks {
-			packABlock(kb)
+	prepacked := mpad*k <= prepackMax
+	var pa []float32
+	if prepacked {
+		var freePA func()
+		pa, freePA = sc.floats(mpad * k)
+		defer freePA()
+		packABlock := func(kb int) {
+			p0 := kb * kcBlock
+			op.packA(pa[p0*mpad:], 0, m, p0, min(kcBlock, k-p0))
+		}
+		if parallel {
+			parallelFor(kBlocks, packABlock)
+		} else {
+			for kb := range kBlocks {
+				packABlock(kb)
+			}
 		}
 	}
 
@@ -155,8 +163,14 @@ func (op *gemmOp) run(sc scratch) {
 		j0 := tile * nc
 		ncb := min(nc, n-j0)
 		nStrips := (ncb + nr - 1) / nr
-		pb, freePB := sc.floats(nStrips * nr * kcBlock)
+		pb, freePB := sc.floats(nStrips * nr * min(kcBlock, k))
 		defer freePB()
+		var local []float32
+		if !prepacked {
+			var freeLocal func()
+			local, freeLocal = sc.floats(mpad * min(kcBlock, k))
+			defer freeLocal()
+		}
 		out, accumulate := op.out, op.accumulate
 		if chunk > 0 {
 			out = outView{data: partials[(chunk-1)*m*n : chunk*m*n], rs: n, cs: 1}
@@ -172,7 +186,13 @@ func (op *gemmOp) run(sc scratch) {
 				j := j0 + s*nr
 				op.packB(pb[s*kcb*nr:], p0, kcb, j, min(nr, n-j))
 			}
-			pak := pa[p0*mpad:]
+			var pak []float32
+			if prepacked {
+				pak = pa[p0*mpad:]
+			} else {
+				op.packA(local, 0, m, p0, kcb)
+				pak = local
+			}
 			for s := range nStrips {
 				j := j0 + s*nr
 				nb := min(nr, n-j)
@@ -283,6 +303,28 @@ func microKernelGo(kc int, a, b, c []float32, ldc int, accumulate bool) {
 			}
 		}
 	}
+	storeTile(&acc, c, ldc, accumulate)
+}
+
+// microKernelIndirectGo is the portable indirect micro-kernel: row p of B is b[offs[p]:][:nr].
+func microKernelIndirectGo(kc int, a, b []float32, offs []int, c []float32, ldc int, accumulate bool) {
+	var acc [mr][nr]float32
+	for p := range kc {
+		ap := a[p*mr : p*mr+mr : p*mr+mr]
+		bp := b[offs[p] : offs[p]+nr : offs[p]+nr]
+		for r := range mr {
+			av := ap[r]
+			row := &acc[r]
+			for q := range nr {
+				row[q] += av * bp[q]
+			}
+		}
+	}
+	storeTile(&acc, c, ldc, accumulate)
+}
+
+// storeTile writes (or adds) a micro-kernel's accumulators to the mr×nr tile at c.
+func storeTile(acc *[mr][nr]float32, c []float32, ldc int, accumulate bool) {
 	for r := range mr {
 		row := c[r*ldc : r*ldc+nr]
 		if accumulate {

@@ -111,6 +111,29 @@ func TestMicroKernelsAgree(t *testing.T) {
 	}
 }
 
+func TestMicroKernelIndirectMatchesPacked(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, kc := range []int{1, 5, 256} {
+		a := randFloats(r, kc*mr)
+		src := randFloats(r, 5000)
+		offs := make([]int, kc)
+		packed := make([]float32, kc*nr)
+		for p := range offs {
+			offs[p] = r.IntN(len(src) - nr)
+			copy(packed[p*nr:], src[offs[p]:offs[p]+nr])
+		}
+		for _, accumulate := range []bool{false, true} {
+			c0 := randFloats(r, mr*nr)
+			got, want, portable := append([]float32(nil), c0...), append([]float32(nil), c0...), append([]float32(nil), c0...)
+			microKernelIndirect(kc, a, src, offs, got, nr, accumulate)
+			microKernel(kc, a, packed, want, nr, accumulate)
+			microKernelIndirectGo(kc, a, src, offs, portable, nr, accumulate)
+			closeEnough(t, "indirect", got, want, kc)
+			closeEnough(t, "indirect portable", portable, want, kc)
+		}
+	}
+}
+
 func TestGemmDeterministic(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	m, n, k := 200, 130, 1000

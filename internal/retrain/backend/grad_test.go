@@ -202,6 +202,7 @@ func TestMaxPoolGradientThroughGomlx(t *testing.T) {
 		{name: "overlapping 3x3 stride 2 padded", n: 2, c: 2, h: 9, w: 8, kh: 3, kw: 3, sy: 2, sx: 2, pads: [][2]int{{1, 1}, {1, 0}}},
 		{name: "stride 1", n: 1, c: 2, h: 6, w: 5, kh: 3, kw: 2, sy: 1, sx: 1},
 		{name: "ties", n: 2, c: 2, h: 6, w: 6, kh: 2, kw: 3, sy: 2, sx: 1, ties: true},
+		{name: "ties 2x2 stride 2", n: 2, c: 3, h: 8, w: 6, kh: 2, kw: 2, sy: 2, sx: 2, ties: true},
 	}
 	r := rand.New(rand.NewPCG(31, 32))
 	for _, pc := range cases {

@@ -20,3 +20,18 @@ func microKernel(kc int, a, b, c []float32, ldc int, accumulate bool) {
 	_ = c[(mr-1)*ldc+nr-1]
 	microKernelAVX2(kc, &a[0], &b[0], &c[0], ldc, accumulate)
 }
+
+//go:noescape
+func microKernelIndirectAVX2(kc int, a, b *float32, offs *int, c *float32, ldc int, accumulate bool)
+
+// microKernelIndirect is microKernel with row p of B read at b[offs[p]:offs[p]+nr].
+func microKernelIndirect(kc int, a, b []float32, offs []int, c []float32, ldc int, accumulate bool) {
+	if !hasAVX2 {
+		microKernelIndirectGo(kc, a, b, offs, c, ldc, accumulate)
+		return
+	}
+	_ = a[kc*mr-1]
+	_ = offs[kc-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	microKernelIndirectAVX2(kc, &a[0], &b[0], &offs[0], &c[0], ldc, accumulate)
+}

@@ -157,6 +157,18 @@ func reduceWindow2D[T float32 | float64](g windowGeometry, operand, out []T) {
 	d := g.d
 	h, w := g.dims[0], g.dims[1]
 	oh, ow := g.outDims[0], g.outDims[1]
+	if d.window[0] == 2 && d.window[1] == 2 && d.strides[0] == 2 && d.strides[1] == 2 &&
+		d.paddings[0] == [2]int{} && d.paddings[1] == [2]int{} && d.reduction == compute.ReduceOpMax {
+		// The CNN pooling: 2×2 windows, stride 2.
+		for y := range oh {
+			r0, r1 := operand[2*y*w:2*y*w+w], operand[(2*y+1)*w:(2*y+1)*w+w]
+			orow := out[y*ow : y*ow+ow]
+			for x := range orow {
+				orow[x] = max(r0[2*x], r0[2*x+1], r1[2*x], r1[2*x+1])
+			}
+		}
+		return
+	}
 	for y := range oh {
 		y0 := y*d.strides[0] - d.paddings[0][0]
 		ya, yb := max(y0, 0), min(y0+d.window[0], h)
@@ -166,13 +178,30 @@ func reduceWindow2D[T float32 | float64](g windowGeometry, operand, out []T) {
 			xa, xb := max(x0, 0), min(x0+d.window[1], w)
 			acc := orow[x]
 			for yy := ya; yy < yb; yy++ {
-				for _, v := range operand[yy*w+xa : yy*w+max(xa, xb)] {
-					acc = combine(d.reduction, acc, v)
-				}
+				acc = fold(d.reduction, acc, operand[yy*w+xa:yy*w+max(xa, xb)])
 			}
 			orow[x] = acc
 		}
 	}
+}
+
+// fold combines the values of v into acc, the reduction chosen once per run.
+func fold[T float32 | float64](reduction compute.ReduceOpType, acc T, v []T) T {
+	switch reduction {
+	case compute.ReduceOpMax:
+		for _, x := range v {
+			acc = max(acc, x)
+		}
+	case compute.ReduceOpMin:
+		for _, x := range v {
+			acc = min(acc, x)
+		}
+	default:
+		for _, x := range v {
+			acc += x
+		}
+	}
+	return acc
 }
 
 func reduceWindowND[T float32 | float64](g windowGeometry, operand, out []T) {

@@ -151,6 +151,27 @@ func selectScatter2D[T float32 | float64](g scatterGeometry, isMin bool, operand
 	wh, ww := g.window[0], g.window[1]
 	sh, sw := g.strides[0], g.strides[1]
 	ph, pw := g.paddings[0][0], g.paddings[1][0]
+	if wh == 2 && ww == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && g.paddings[0][1] == 0 && g.paddings[1][1] == 0 {
+		// The CNN pooling: 2×2 windows, stride 2, each input in at most one window.
+		for y := range oh {
+			r0, r1 := 2*y*w, (2*y+1)*w
+			for x := range ow {
+				i0, i1, i2, i3 := r0+2*x, r0+2*x+1, r1+2*x, r1+2*x+1
+				best, bv := i0, operand[i0]
+				if better(isMin, bv, operand[i1]) {
+					best, bv = i1, operand[i1]
+				}
+				if better(isMin, bv, operand[i2]) {
+					best, bv = i2, operand[i2]
+				}
+				if better(isMin, bv, operand[i3]) {
+					best = i3
+				}
+				out[best] += source[y*ow+x]
+			}
+		}
+		return
+	}
 	for y := range oh {
 		y0 := y*sh - ph
 		ya, yb := max(y0, 0), min(y0+wh, h)
