@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -216,9 +217,7 @@ func fitsInput(in TensorMeta, lim inputLimit, shape []int64) error {
 const HintKeyPrefix = "mlops.warmup_shape."
 
 // warm runs the warm-up: the first shape that runs wins.
-func (v *version) warm(ctx context.Context, w Warmup, logger interface {
-	Info(string, ...any)
-}) error {
+func (v *version) warm(ctx context.Context, w Warmup, logger *slog.Logger) error {
 	if w.Disabled {
 		return nil
 	}
