@@ -91,9 +91,9 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 			return nil, err
 		}
 	}
-	m, err := onnx.Load(source)
+	m, err := onnx.LoadForRewrite(source) // sorted and checked; its errors name the file
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", source, err)
+		return nil, err
 	}
 	defer m.Close()
 	rep := &Report{Input: req.Input, Output: req.Output, NodesBefore: len(m.Proto.GetGraph().GetNode()), BytesBefore: modelBytes(source, m), Parity: parityRep}
@@ -115,7 +115,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 		return nil, err
 	}
 	if err := onnx.Check(m); err != nil {
-		return nil, fmt.Errorf("the converted model does not pass the ONNX checker (please report this): %w", err)
+		return nil, fmt.Errorf("the converted model does not pass the ONNX checker although %s does: a bug in mlops convert (please report this): %w", req.Input, err)
 	}
 	var devs []Deviation
 	if req.Verify {

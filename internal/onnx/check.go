@@ -243,7 +243,7 @@ func (c *checker) node(n *onnxpb.NodeProto, graphPath string, sc *scope, opsets 
 			continue
 		}
 		if p := sc.laterProducer(in); p != nil {
-			c.add(path, "input %q is used before node %s produces it: the nodes are not in topological order (Graph.SortTopologically fixes that)", in, NodeLabel(p))
+			c.add(path, "input %q is used before node %s produces it: the nodes are not in topological order (ONNX Runtime and mlops convert, quantize and prune sort them when they load the model)", in, NodeLabel(p))
 		} else {
 			c.add(path, "input %q is not defined (not a graph input, initializer, outer-scope value or output of any node)", in)
 		}

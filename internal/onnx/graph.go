@@ -346,6 +346,28 @@ func (g *Graph) SortTopologically() error {
 	return nil
 }
 
+// SortTopologically puts the nodes of the model's graph and of every
+// subgraph in a topological order (see Graph.Topo). Exporters and hand
+// edits write graphs whose nodes are out of order; ONNX Runtime sorts them
+// when it loads them, so commands that rewrite a model sort it on load
+// rather than refuse it. It fails only on a cycle or an undefined input,
+// which no runtime accepts either.
+func (m *Model) SortTopologically() error {
+	var sortAll func(g *Graph) error
+	sortAll = func(g *Graph) error {
+		nodes := g.Proto.GetNode()
+		for _, n := range nodes {
+			for _, sg := range g.subs[n] {
+				if err := sortAll(sg); err != nil {
+					return err
+				}
+			}
+		}
+		return g.SortTopologically()
+	}
+	return sortAll(m.Graph())
+}
+
 // NodeLabel names a node for messages: its name, or op type and position
 // of its first output when it has no name.
 func NodeLabel(n *onnxpb.NodeProto) string {

@@ -1,6 +1,7 @@
 package onnx_test
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -160,5 +161,49 @@ func TestEdit(t *testing.T) {
 	}
 	if g.Producer(id.Output[0]) != nil || g.RemoveNode(id) == nil {
 		t.Fatal("RemoveNode left the node indexed")
+	}
+}
+
+// A model whose nodes are out of order at the top and inside a Loop body
+// is sorted everywhere, and LoadForRewrite accepts it; a model with an
+// undefined input is refused with the file and the checker's finding named.
+func TestSortTopologicallyAndLoadForRewrite(t *testing.T) {
+	mp := synth.Subgraphs()
+	slices.Reverse(mp.Graph.Node)
+	body := mp.Graph.Node[1].Attribute[0].G // the Loop, second after reversing
+	slices.Reverse(body.Node)
+	m := &onnx.Model{Proto: mp}
+	if err := onnx.Check(m); err == nil || !strings.Contains(err.Error(), "not in topological order") {
+		t.Fatalf("reversed model passes the checker: %v", err)
+	}
+	if err := m.SortTopologically(); err != nil {
+		t.Fatal(err)
+	}
+	if err := onnx.Check(m); err != nil {
+		t.Fatalf("sorted model: %v", err)
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rev.onnx")
+	mp = synth.Subgraphs()
+	slices.Reverse(mp.Graph.Node)
+	if err := (&onnx.Model{Proto: mp}).Save(path, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lm, err := onnx.LoadForRewrite(path)
+	if err != nil {
+		t.Fatalf("LoadForRewrite of an unsorted model: %v", err)
+	}
+	lm.Close()
+
+	mp = synth.MLP(1, 4, []int64{8}, 2)
+	mp.Graph.Node[0].Input[0] = "ghost"
+	bad := filepath.Join(dir, "bad.onnx")
+	if err := (&onnx.Model{Proto: mp}).Save(bad, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = onnx.LoadForRewrite(bad)
+	if err == nil || !strings.Contains(err.Error(), bad+" does not pass the ONNX checker") || !strings.Contains(err.Error(), `"ghost"`) {
+		t.Fatalf("LoadForRewrite of a broken model: %v", err)
 	}
 }

@@ -48,6 +48,9 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 		return nil, err
 	}
 	defer src.Close()
+	if err := src.SortTopologically(); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Model, err)
+	}
 	r := &run{req: &req, rt: rt, src: src, be: req.Backend}
 	if r.be == nil {
 		if r.be, err = defaultBackend(); err != nil {

@@ -59,8 +59,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitCode,
-			"http":     cmdHTTP,
+			"exitcode":   cmdExitCode,
+			"http":       cmdHTTP,
+			"edit-model": cmdEditModel,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {

@@ -87,7 +87,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if err := req.Options.Validate(); err != nil {
 		return nil, err
 	}
-	src, err := onnx.Load(req.Input)
+	src, err := onnx.LoadForRewrite(req.Input) // sorted and checked
 	if err != nil {
 		return nil, err
 	}
@@ -135,8 +135,11 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := onnx.Check(m); err != nil {
+		return nil, fmt.Errorf("the pruned model does not pass the ONNX checker although %s does: a bug in mlops prune (please report this): %w", req.Input, err)
+	}
 	if err := m.SaveContext(ctx, req.Output, onnx.SaveOptions{}); err != nil {
-		return nil, fmt.Errorf("write %s: %w", req.Output, err)
+		return nil, err // Save's errors name the file
 	}
 	r.BytesBefore, r.BytesAfter = diskBytes(req.Input), diskBytes(req.Output)
 	if req.Eval.Path != "" {

@@ -86,7 +86,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if abs(req.Input) == abs(req.Output) {
 		return nil, fmt.Errorf("output %s is the input model: choose another output path", req.Output)
 	}
-	m, err := onnx.Load(req.Input)
+	m, err := onnx.LoadForRewrite(req.Input) // sorted and checked
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +160,9 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	rep.Layers, rep.CastsInserted, rep.Notes = res.Reconstruction, res.Casts, res.Notes
 	if rep.CastsInserted == nil {
 		rep.CastsInserted = []CastNote{}
+	}
+	if err := onnx.Check(m); err != nil {
+		return nil, fmt.Errorf("the quantized model does not pass the ONNX checker although %s does: a bug in mlops quantize (please report this): %w", req.Input, err)
 	}
 	if err := m.SaveContext(ctx, req.Output, onnx.SaveOptions{External: onnx.ExternalAuto}); err != nil {
 		return nil, err
