@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
+
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{"num": FormatNum}).Parse(`<!DOCTYPE html>
@@ -45,20 +47,30 @@ type image struct {
 	Src  template.URL
 }
 
-// WriteHTML writes one self-contained page (plots embedded as PNG data URIs).
+// WriteHTML writes the page HTML renders to path (through a temporary file; an existing regular
+// file is replaced, anything else at path is refused).
 func WriteHTML(ctx context.Context, r *Report, path string) error {
-	plots, err := buildPlots(r)
+	b, err := HTML(ctx, r)
 	if err != nil {
 		return err
+	}
+	return safefile.WriteFile(ctx, path, b, true)
+}
+
+// HTML renders one self-contained page (plots embedded as PNG data URIs).
+func HTML(ctx context.Context, r *Report) ([]byte, error) {
+	plots, err := buildPlots(r)
+	if err != nil {
+		return nil, err
 	}
 	var imgs []image
 	for _, np := range plots {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		b, err := encodePlot(np.p, "png")
 		if err != nil {
-			return fmt.Errorf("plot %s: %w", np.name, err)
+			return nil, fmt.Errorf("plot %s: %w", np.name, err)
 		}
 		imgs = append(imgs, image{np.name, template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))})
 	}
@@ -67,7 +79,7 @@ func WriteHTML(ctx context.Context, r *Report, path string) error {
 		R      *Report
 		Images []image
 	}{r, imgs}); err != nil {
-		return err
+		return nil, err
 	}
-	return writeAtomic(path, buf.Bytes())
+	return buf.Bytes(), nil
 }

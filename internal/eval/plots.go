@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/mlops-dev/mlops/internal/metrics"
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // maxCurves bounds the one-vs-rest curves drawn; beyond it the legend and
@@ -236,38 +237,11 @@ func WritePlots(ctx context.Context, r *Report, dir string) ([]string, error) {
 				return files, fmt.Errorf("%s.%s: %w", np.name, ext, err)
 			}
 			path := filepath.Join(dir, np.name+"."+ext)
-			if err := writeAtomic(path, b); err != nil {
+			if err := safefile.WriteFile(ctx, path, b, true); err != nil {
 				return files, err
 			}
 			files = append(files, path)
 		}
 	}
 	return files, nil
-}
-
-// writeAtomic writes b to a temporary file next to path and renames it into
-// place, so readers never see half a file.
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
 }

@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // The safetensors format (huggingface/safetensors): an 8-byte little-endian
@@ -239,7 +239,7 @@ func exportWeights(ctx context.Context, m *onnx.Model, path string) (int, error)
 	for len(hb)%8 != 0 {
 		hb = append(hb, ' ')
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	tmp, err := safefile.Temp(path)
 	if err != nil {
 		return 0, fmt.Errorf("--export-weights: %w", err)
 	}
@@ -262,7 +262,7 @@ func exportWeights(ctx context.Context, m *onnx.Model, path string) (int, error)
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = safefile.Commit(ctx, safefile.Rename{Temp: tmp.Name(), Target: path})
 	}
 	if err != nil {
 		return 0, fmt.Errorf("--export-weights %s: %w", path, err)

@@ -1,12 +1,17 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // MetricsOptions configures the Prometheus view of a report.
@@ -112,14 +117,33 @@ func (r *Report) registry(opts MetricsOptions, model prometheus.Labels) (*promet
 }
 
 // WriteTextfile writes the metrics for node_exporter's textfile collector. The file is written to a
-// temporary name and renamed, so the collector never reads half a file.
+// temporary name and renamed, so the collector never reads half a file; an existing regular file is
+// replaced (the collector expects that), anything else at path is refused.
 func (r *Report) WriteTextfile(path string, opts MetricsOptions) error {
+	var buf bytes.Buffer
+	if err := r.WriteMetrics(&buf, opts); err != nil {
+		return err
+	}
+	if err := safefile.WriteFile(context.Background(), path, buf.Bytes(), true); err != nil {
+		return fmt.Errorf("write metrics %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteMetrics writes the metrics in the Prometheus text format, as WriteTextfile puts them in a file.
+func (r *Report) WriteMetrics(w io.Writer, opts MetricsOptions) error {
 	reg, err := r.Registry(opts)
 	if err != nil {
 		return err
 	}
-	if err := prometheus.WriteToTextfile(path, reg); err != nil {
-		return fmt.Errorf("write metrics %s: %w", path, err)
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return fmt.Errorf("write metrics: %w", err)
+		}
 	}
 	return nil
 }

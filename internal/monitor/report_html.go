@@ -2,12 +2,11 @@ package monitor
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"image/color"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // HTMLOptions configures WriteHTML.
@@ -23,10 +24,23 @@ type HTMLOptions struct {
 	MaxFeatures int // rows in the feature table; 0 means all
 }
 
-// WriteHTML writes one self-contained page (inline SVG, no external assets) with the summary, the
-// drift table, live quality, gates and reference-vs-current distribution plots of the most drifted
-// features. It writes a temporary file next to path and renames it into place.
+// WriteHTML writes the page HTML renders to a temporary file next to path and renames it into
+// place; an existing regular file is replaced, anything else at path is refused.
 func (r *Report) WriteHTML(path string, opts HTMLOptions) error {
+	page, err := r.HTML(opts)
+	if err != nil {
+		return err
+	}
+	if err := safefile.WriteFile(context.Background(), path, page, true); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// HTML renders one self-contained page (inline SVG, no external assets) with the summary, the
+// drift table, live quality, gates and reference-vs-current distribution plots of the most drifted
+// features.
+func (r *Report) HTML(opts HTMLOptions) ([]byte, error) {
 	if opts.MaxPlots == 0 {
 		opts.MaxPlots = 12
 	}
@@ -43,7 +57,7 @@ func (r *Report) WriteHTML(path string, opts HTMLOptions) error {
 			}
 			svg, err := distributionSVG(f, ref, cur)
 			if err != nil {
-				return fmt.Errorf("plot %s: %w", f.Name, err)
+				return nil, fmt.Errorf("plot %s: %w", f.Name, err)
 			}
 			plots = append(plots, plotView{f, template.HTML(svg)})
 		}
@@ -59,12 +73,12 @@ func (r *Report) WriteHTML(path string, opts HTMLOptions) error {
 	view.Hidden = len(r.Drift.Features) - len(view.Features)
 	tmpl, err := template.New("report").Funcs(template.FuncMap{"score": scoreAny}).Parse(htmlTemplate)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := tmpl.Execute(&md, view); err != nil {
-		return err
+		return nil, err
 	}
-	return writeFileAtomic(path, md.Bytes())
+	return md.Bytes(), nil
 }
 
 // scoreAny formats a float64 or *float64 for the template.
@@ -163,31 +177,6 @@ func distributionSVG(f FeatureDrift, ref, cur []float64) ([]byte, error) {
 		out = out[i:]
 	}
 	return out, nil
-}
-
-// writeFileAtomic writes data to a temporary file in the same folder and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 const htmlTemplate = `<!DOCTYPE html>

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // ExternalMode chooses where Save puts tensor data.
@@ -54,7 +55,8 @@ type SaveOptions struct {
 	// Location.2, ...) before one would grow past this size.
 	MaxFileBytes int64
 
-	limit int64 // protobuf size limit; tests lower it to exercise the 2 GiB rule
+	limit        int64  // protobuf size limit; tests lower it to exercise the 2 GiB rule
+	beforeCommit func() // tests: called once every file is written, before they are renamed
 }
 
 // Save writes the model to path; see SaveContext.
@@ -89,6 +91,10 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 	}
 	if filepath.Join(dir, filepath.FromSlash(opts.Location)) == absPath {
 		return fmt.Errorf("save model: the external data file %q would overwrite the model itself; choose another Location", opts.Location)
+	}
+	// A device, FIFO or folder at the target is refused before any work, not after it.
+	if err := safefile.Check(absPath, true); err != nil {
+		return fmt.Errorf("save model: %w", err)
 	}
 	s := &saver{m: m, ctx: ctx, dir: dir, opts: opts, srcFiles: map[string]*os.File{}}
 	defer s.cleanup()
@@ -131,8 +137,8 @@ type saver struct {
 	opts        SaveOptions
 	tensors     []*tensorState
 	srcFiles    map[string]*os.File
-	temps       []string    // temp files to remove on failure
-	renames     [][2]string // temp → final, data files first
+	temps       []string          // temp files to remove on failure
+	renames     []safefile.Rename // temp → final, data files first
 	curLocation string
 }
 

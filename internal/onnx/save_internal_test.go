@@ -2,6 +2,8 @@ package onnx
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -83,5 +85,35 @@ func TestSaveReplansWithExternalSource(t *testing.T) {
 	}
 	if !IsExternal(m.Proto.Graph.Initializer[0]) {
 		t.Fatal("Save changed the source model")
+	}
+}
+
+// An interrupt that arrives while the last file is being written wins: Save
+// returns the cancellation and neither the model nor its data is put in
+// place (before, the files were renamed and Save reported success).
+func TestSaveInterruptedBeforeCommitWritesNothing(t *testing.T) {
+	src := t.TempDir()
+	raw := make([]byte, 4096)
+	if err := os.WriteFile(filepath.Join(src, "w.bin"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := &onnxpb.TensorProto{Name: ptr("w"), Dims: []int64{1024}, DataType: ptr(int32(Float))}
+	setExternalData(w, ExternalData{Location: "w.bin", Offset: 0, Length: 4096})
+	inline := &onnxpb.TensorProto{Name: ptr("b")}
+	if err := SetValues(inline, []int64{4}, make([]float32, 4)); err != nil {
+		t.Fatal(err)
+	}
+	m := &Model{Proto: &onnxpb.ModelProto{IrVersion: ptr[int64](9), Graph: &onnxpb.GraphProto{
+		Initializer: []*onnxpb.TensorProto{w, inline}}}, Dir: src}
+	for _, mode := range []ExternalMode{ExternalAlways, ExternalNever} {
+		dst := t.TempDir()
+		ctx, cancel := context.WithCancelCause(context.Background())
+		err := m.SaveContext(ctx, filepath.Join(dst, "m.onnx"), SaveOptions{External: mode, beforeCommit: func() { cancel(errors.New("interrupt")) }})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("mode %d: err = %v, want the cancellation", mode, err)
+		}
+		if ents, _ := os.ReadDir(dst); len(ents) != 0 {
+			t.Fatalf("mode %d: an interrupted save left %v", mode, ents)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // writeExternal writes the data files and points each external tensor at
@@ -42,12 +43,15 @@ func (s *saver) writeExternal() error {
 		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 			return err
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
+		if err := safefile.Check(final, true); err != nil {
+			return err
+		}
+		tmp, err := safefile.Temp(final)
 		if err != nil {
 			return err
 		}
 		s.temps = append(s.temps, tmp.Name())
-		s.renames = append(s.renames, [2]string{tmp.Name(), final})
+		s.renames = append(s.renames, safefile.Rename{Temp: tmp.Name(), Target: final})
 		f, off = tmp, 0
 		s.curLocation = loc
 		return nil
@@ -144,7 +148,7 @@ func (s *saver) writeModel(absPath string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.dir, "."+filepath.Base(absPath)+".tmp-*")
+	tmp, err := safefile.Temp(absPath)
 	if err != nil {
 		return err
 	}
@@ -153,23 +157,17 @@ func (s *saver) writeModel(absPath string) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	s.renames = append(s.renames, [2]string{tmp.Name(), absPath})
-	for _, r := range s.renames {
-		if r[1] != absPath {
-			if err := os.Chmod(r[0], 0o644); err != nil {
-				return err
-			}
-		}
-		if err := os.Rename(r[0], r[1]); err != nil {
-			return err
-		}
+	s.renames = append(s.renames, safefile.Rename{Temp: tmp.Name(), Target: absPath})
+	if s.opts.beforeCommit != nil {
+		s.opts.beforeCommit()
+	}
+	// Data files first, model last: a reader that sees the new model sees its data too. An
+	// interrupt that came while the files were written wins here: nothing is renamed.
+	if err := safefile.Commit(s.ctx, s.renames...); err != nil {
+		return err
 	}
 	s.temps = nil
 	return nil

@@ -36,7 +36,8 @@ func ResolveModel(ctx context.Context, reg *Registry, arg, cacheDir string) (str
 	if cachedComplete(m, dir) {
 		return local, m, nil
 	}
-	if _, _, err := reg.Pull(ctx, m.Ref(), local, PullOptions{}); err != nil {
+	// Overwrite: a partial entry (an interrupted pull of another file) is replaced.
+	if _, _, err := reg.Pull(ctx, m.Ref(), local, PullOptions{Overwrite: true}); err != nil {
 		return "", nil, err
 	}
 	return local, m, nil

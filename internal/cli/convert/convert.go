@@ -133,7 +133,7 @@ deviation, max_abs_error, parity).
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Out, "out", "o", "", "output ONNX file")
 	fl.StringVar(&opts.From, "from", "", "input format: onnx, pytorch or tensorflow (default: from the file name)")
-	fl.BoolVar(&opts.Force, "force", false, "overwrite the output files if they exist")
+	fl.BoolVar(&opts.Force, "force", false, "replace the output files if they exist (regular files only: devices, FIFOs and links are refused)")
 	fl.StringVar(&opts.Python, "python", "", "Python interpreter with torch (or tensorflow+tf2onnx) (default: python3 on PATH)")
 	fl.StringVar(&opts.ModelClass, "model-class", "", "package.module:Class to load a state dict into (constructed without arguments)")
 	fl.StringArrayVar(&opts.Inputs, "input", nil, "traced input NAME:1x3x224x224[:float32] (repeatable, in forward() order)")
@@ -271,9 +271,12 @@ func convertRun(ctx context.Context, o *ConvertOptions) error {
 	if _, err := os.Stat(req.Input); err != nil {
 		return fmt.Errorf("%s: %w", req.Input, err)
 	}
-	for _, p := range []string{req.Output, req.ExportWeights} {
-		if _, err := os.Stat(p); p != "" && err == nil && !o.Force {
-			return fmt.Errorf("%s exists: choose another path or pass --force", p)
+	for _, out := range [][2]string{{"--out", req.Output}, {"--export-weights", req.ExportWeights}} {
+		if out[1] == "" {
+			continue
+		}
+		if err := cmdutil.CheckOutput(out[0], out[1], o.Force); err != nil {
+			return err
 		}
 	}
 	if fr := req.Framework; fr != nil && fr.Python == "" {

@@ -95,8 +95,10 @@ entry (the evaluation's own batches with --no-latency); p99_latency_ms_b32
 names batch size 32. A failed gate prints the report, names the gate and exits 3.
 
 --plots DIR writes confusion matrix, ROC, PR, reliability and latency
-plots as PNG and SVG; --report FILE.html writes one self-contained page;
---output markdown prints a PR-comment body.
+plots as PNG and SVG; --report FILE.html writes one self-contained page
+(--report - writes it to standard output instead of the table); both replace
+files of the same name, and refuse a target that is not a regular file (a
+device, FIFO or symbolic link). --output markdown prints a PR-comment body.
 
 MODEL and BASELINE are .onnx files or registry references (NAME,
 NAME@VERSION, NAME@ALIAS) when a registry is configured (registry in the
@@ -159,7 +161,7 @@ once and reused.
 	fl.StringVar(&opts.Registry, "registry", "", "registry for MODEL/BASELINE references (also: MLOPS_REGISTRY, config key registry; default: the local file registry)")
 	fl.StringArrayVar(&opts.Gates, "gate", nil, "quality gate 'METRIC OP VALUE', e.g. 'accuracy>=0.85' (repeatable)")
 	fl.StringVar(&opts.PlotsDir, "plots", "", "write PNG and SVG plots into this directory")
-	fl.StringVar(&opts.ReportFile, "report", "", "write a self-contained HTML report to this file")
+	fl.StringVar(&opts.ReportFile, "report", "", "write a self-contained HTML report to this file (- for standard output)")
 	return cmd
 }
 
@@ -235,6 +237,13 @@ func evalRun(ctx context.Context, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.PlotsDir == cmdutil.StdoutPath {
+		return cmdutil.FlagErrorf("--plots -: plots are a folder of PNG and SVG files, not one stream; give a folder (--report - puts them on standard output in the HTML page)")
+	}
+	reportToStdout, err := cmdutil.CheckReportFiles(format, cmdutil.ReportFile{Flag: "--report", Path: o.ReportFile})
+	if err != nil {
+		return err
+	}
 	if o.Resolve != nil {
 		if o.Model, err = o.Resolve(ctx, o.Model); err != nil {
 			return err
@@ -264,13 +273,25 @@ func evalRun(ctx context.Context, o *EvalOptions) error {
 		}
 		report.Notes = append(report.Notes, fmt.Sprintf("wrote %d plot files to %s", len(files), o.PlotsDir))
 	}
-	if o.ReportFile != "" {
+	switch o.ReportFile {
+	case "":
+	case cmdutil.StdoutPath:
+		page, err := core.HTML(ctx, report)
+		if err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+		if _, err := o.IO.Out.Write(page); err != nil {
+			return err
+		}
+	default:
 		if err := core.WriteHTML(ctx, report, o.ReportFile); err != nil {
 			return fmt.Errorf("--report: %w", err)
 		}
 	}
-	if err := render(o.IO, format, report); err != nil {
-		return err
+	if reportToStdout == "" { // else the page is the output: the table would corrupt it
+		if err := render(o.IO, format, report); err != nil {
+			return err
+		}
 	}
 	if failed := report.FailedGates(); len(failed) > 0 {
 		return cmdutil.GateErrorf("quality gate failed: %s", strings.Join(failed, "; "))

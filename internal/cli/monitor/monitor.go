@@ -79,6 +79,10 @@ Gates (--gate, repeatable) are METRIC OP VALUE with OP one of >= <= > < == !=;
 metrics: accuracy, precision_macro, recall_macro, f1_macro, min_accuracy,
 labelled_rows, drift_share, drifted_features, prediction_score, skipped_share.
 
+--report and --textfile replace the file they name on every run; - writes it to
+standard output instead, and the summary is then left out. A target that is not
+a regular file (a device, FIFO, folder or symbolic link) is refused.
+
 --output json prints one object with the fields generated_at, model,
 reference, current (path, rows, from, to, logs), drift (columns,
 drifted_columns, drift_share, drift_share_threshold, dataset_drift, features
@@ -132,8 +136,8 @@ or a failed --gate; outputs (report, metrics) are still written.`,
 	fl.IntVar(&opts.ReferenceRows, "reference-rows", 0, "read at most this many reference rows (0: all)")
 	fl.StringArrayVar(&opts.Gates, "gate", nil, "quality gate METRIC OP VALUE, e.g. 'accuracy>=0.9' (repeatable)")
 	fl.BoolVar(&opts.FailOnDrift, "fail-on-drift", true, "exit 3 when the dataset or the predictions drift")
-	fl.StringVar(&opts.Report, "report", "", "write a self-contained HTML report to this file")
-	fl.StringVar(&opts.Textfile, "textfile", "", "write Prometheus metrics to this file (node_exporter textfile collector)")
+	fl.StringVar(&opts.Report, "report", "", "write a self-contained HTML report to this file (- for standard output)")
+	fl.StringVar(&opts.Textfile, "textfile", "", "write Prometheus metrics to this file, node_exporter's textfile collector format (- for standard output)")
 	fl.StringVar(&opts.Push, "push", "", "push Prometheus metrics to this Pushgateway URL")
 	fl.DurationVar(&opts.PushTimeout, "push-timeout", 30*time.Second, "timeout for --push")
 	fl.BoolVar(&opts.FeatureMetric, "feature-metrics", false, "add per-feature series to --textfile/--push (one per input element)")
@@ -147,6 +151,11 @@ func monitorRun(ctx context.Context, opts *MonitorOptions) error {
 		return err
 	}
 	copts, err := coreOptions(opts)
+	if err != nil {
+		return err
+	}
+	toStdout, err := cmdutil.CheckReportFiles(format, cmdutil.ReportFile{Flag: "--report", Path: opts.Report},
+		cmdutil.ReportFile{Flag: "--textfile", Path: opts.Textfile})
 	if err != nil {
 		return err
 	}
@@ -165,13 +174,30 @@ func monitorRun(ctx context.Context, opts *MonitorOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "warning: %d requests not scored because their label count differs (%s)\n", q.CountMismatches, q.MismatchExample)
 	}
 	mopts := core.MetricsOptions{PerFeature: opts.FeatureMetric}
-	if opts.Report != "" {
-		if err := r.WriteHTML(opts.Report, core.HTMLOptions{MaxFeatures: opts.MaxFeatures}); err != nil {
+	hopts := core.HTMLOptions{MaxFeatures: opts.MaxFeatures}
+	switch opts.Report {
+	case "":
+	case cmdutil.StdoutPath:
+		page, err := r.HTML(hopts)
+		if err != nil {
+			return err
+		}
+		if _, err := opts.IO.Out.Write(page); err != nil {
+			return err
+		}
+	default:
+		if err := r.WriteHTML(opts.Report, hopts); err != nil {
 			return err
 		}
 		opts.IO.Statusf("wrote %s", opts.Report)
 	}
-	if opts.Textfile != "" {
+	switch opts.Textfile {
+	case "":
+	case cmdutil.StdoutPath:
+		if err := r.WriteMetrics(opts.IO.Out, mopts); err != nil {
+			return err
+		}
+	default:
 		if err := r.WriteTextfile(opts.Textfile, mopts); err != nil {
 			return err
 		}
@@ -186,10 +212,12 @@ func monitorRun(ctx context.Context, opts *MonitorOptions) error {
 		}
 		opts.IO.Statusf("pushed metrics to %s", opts.Push)
 	}
-	switch format {
-	case cmdutil.FormatJSON:
+	switch {
+	case toStdout != "":
+		// The file written to standard output is the output; the summary would corrupt it.
+	case format == cmdutil.FormatJSON:
 		err = cmdutil.PrintJSON(opts.IO, r)
-	case cmdutil.FormatMarkdown:
+	case format == cmdutil.FormatMarkdown:
 		err = r.WriteMarkdown(opts.IO.Out, opts.MaxFeatures)
 	default:
 		err = render(opts.IO, r, opts.MaxFeatures)

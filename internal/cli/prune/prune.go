@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -119,7 +118,7 @@ temporary file and renamed into place: nothing is left at -o on failure.
 	fl.Float64Var(&opts.MaxDrop, "max-drop", 0, "search the largest sparsity whose accuracy drop stays within this (needs --eval-data)")
 	fl.IntVar(&opts.BatchSize, "batch-size", 256, "rows per batch for evaluation")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
-	fl.BoolVar(&opts.Force, "force", false, "overwrite the output file if it exists")
+	fl.BoolVar(&opts.Force, "force", false, "replace the output file if it exists (a regular file only: devices, FIFOs and links are refused)")
 	return cmd
 }
 
@@ -168,8 +167,8 @@ func pruneRun(ctx context.Context, o *PruneOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(req.Output); err == nil && !o.Force {
-		return fmt.Errorf("%s exists: choose another output path or pass --force", req.Output)
+	if err := cmdutil.CheckOutput("--out", req.Output, o.Force); err != nil {
+		return err
 	}
 	var rt *runtime.Runtime
 	if req.Eval.Path != "" {

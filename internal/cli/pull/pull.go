@@ -21,6 +21,7 @@ type PullOptions struct {
 	Registry    string
 	Ref         string
 	Output      string
+	Force       bool
 	PartSizeMiB int
 	Concurrency int
 }
@@ -46,10 +47,13 @@ func NewCmdPull(f *cmdutil.Factory, runF func(*PullOptions) error) *cobra.Comman
 
 -o PATH is the model file to write, or an existing folder to write it into under
 its stored name (default: the current folder). External data files are written
-next to the model. Every file is downloaded to a temporary file beside its
-destination and its sha256 and size are checked against the manifest before
-anything is renamed into place: on a mismatch or an interruption nothing is
-left at PATH.
+next to the model. An existing file (the model or one of its data files) is
+replaced only with --force; a target that is not a regular file (a device,
+FIFO, folder or symbolic link) is refused even then, and -o - is refused: a
+model and its data files cannot share standard output. Every file is downloaded
+to a temporary file beside its destination and its sha256 and size are checked
+against the manifest before anything is renamed into place: on a mismatch or
+an interruption nothing is left at PATH.
 
 ` + cmdutil.RegistryHelp + `
 
@@ -57,6 +61,7 @@ left at PATH.
 
 ` + cmdutil.ExitCodesHelp,
 		Example: `  mlops pull fmnist@production -o model.onnx
+  mlops pull fmnist@production -o model.onnx --force   # replace the copy pulled before
   mlops pull fmnist@3 -o models/
   mlops pull fmnist --output json`,
 		Args: cmdutil.ExactArgs(1, "the model reference NAME[@VERSION|@ALIAS]"),
@@ -71,6 +76,7 @@ left at PATH.
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
 	fl.StringVarP(&opts.Output, "out", "o", ".", "model file to write, or an existing folder")
+	fl.BoolVar(&opts.Force, "force", false, "replace existing files (regular files only: devices, FIFOs and links are refused)")
 	fl.IntVar(&opts.PartSizeMiB, "part-size", registry.DefaultPartSize>>20, "download range size in MiB")
 	fl.IntVar(&opts.Concurrency, "concurrency", registry.DefaultConcurrency, "ranges downloaded in parallel")
 	return cmd
@@ -88,13 +94,16 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 	if opts.PartSizeMiB < 1 || opts.PartSizeMiB > 1024 || opts.Concurrency < 1 || opts.Concurrency > 64 {
 		return cmdutil.FlagErrorf("--part-size must be 1-1024 MiB and --concurrency 1-64")
 	}
+	if opts.Output == cmdutil.StdoutPath {
+		return cmdutil.FlagErrorf("-o -: a model and its data files cannot be written to standard output; give a file or folder (./- for a file named -)")
+	}
 	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
 	if err != nil {
 		return err
 	}
 	defer reg.Close()
 	progress := cmdutil.NewTransferProgress(opts.IO)
-	m, path, err := reg.Pull(ctx, ref, opts.Output, registry.PullOptions{Progress: progress.Report})
+	m, path, err := reg.Pull(ctx, ref, opts.Output, registry.PullOptions{Progress: progress.Report, Overwrite: opts.Force})
 	progress.Finish()
 	if err != nil {
 		return err

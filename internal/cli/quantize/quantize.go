@@ -4,8 +4,6 @@ package quantize
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -159,7 +157,7 @@ output cosine and the SNR of every quantized layer, worst first.
 	fl.StringToStringVar(&opts.InputFields, "input-field", nil, "map a model input to a data field for calibration and eval data: INPUT=FIELD (repeatable)")
 	fl.BoolVar(&opts.Reshape, "reshape", false, "reshape data rows to the model input when the element count matches")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
-	fl.BoolVar(&opts.Force, "force", false, "overwrite the output file if it exists")
+	fl.BoolVar(&opts.Force, "force", false, "replace the output file if it exists (a regular file only: devices, FIFOs and links are refused)")
 	fl.IntVar(&opts.Bits, "bits", 8, "8 (the modes above) or 4 (weight-only MatMulNBits, activations stay float)")
 	fl.IntVar(&opts.BlockSize, "block-size", quant.DefaultBlockSize, "4-bit block length along the input dimension: 16, 32, 64, 128 or 256")
 	fl.BoolVar(&opts.Symmetric, "symmetric", false, "4-bit: no zero points (each block's zero is code 8)")
@@ -266,8 +264,8 @@ func quantizeRun(ctx context.Context, o *QuantizeOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(req.Output); err == nil && !o.Force {
-		return fmt.Errorf("%s exists: choose another output path or pass --force", req.Output)
+	if err := cmdutil.CheckOutput("OUTPUT", req.Output, o.Force); err != nil {
+		return err
 	}
 	var rt *runtime.Runtime
 	if req.Options.Mode == quant.Static || req.Eval.Path != "" || req.Calibration.Path != "" {

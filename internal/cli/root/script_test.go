@@ -32,7 +32,8 @@ func TestMain(m *testing.M) {
 //	$ORT_LIB  the ONNX Runtime library `make setup` installs (may not exist)
 //
 // Conditions: [ort] (ONNX Runtime installed; with MLOPS_REQUIRE_ORT=1 a
-// missing library fails the test instead of skipping), [corpus], [fmnist].
+// missing library fails the test instead of skipping), [corpus], [fmnist],
+// [root] (running as root: device nodes can be made with mknod).
 func TestScripts(t *testing.T) {
 	repo, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	if err != nil {
@@ -69,6 +70,8 @@ func TestScripts(t *testing.T) {
 				return haveORT, nil
 			case "corpus":
 				return exists(corpus), nil
+			case "root":
+				return os.Geteuid() == 0, nil
 			case "fmnist":
 				return exists(filepath.Join(repo, "testdata", "fmnist", "mlp.onnx")), nil
 			}

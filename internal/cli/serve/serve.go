@@ -28,6 +28,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/deploy/server"
 	"github.com/mlops-dev/mlops/internal/registry"
 	"github.com/mlops-dev/mlops/internal/runtime"
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // KeyRegistry is the registry URL key (shared with the registry commands).
@@ -209,6 +210,12 @@ func (o *ServeOptions) validate() error {
 	if _, err := o.limits(); err != nil {
 		return err
 	}
+	if o.AddrFile != "" {
+		// Rewritten at every start; refused when it is not a regular file.
+		if err := cmdutil.CheckOutput("--addr-file", o.AddrFile, true); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -346,7 +353,7 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 	}
 	addr := ln.Addr().String()
 	if o.AddrFile != "" {
-		if err := writeFileAtomic(o.AddrFile, []byte(addr+"\n")); err != nil {
+		if err := safefile.WriteFile(ctx, o.AddrFile, []byte(addr+"\n"), true); err != nil {
 			ln.Close()
 			return err
 		}
@@ -481,21 +488,4 @@ func (o *ServeOptions) ortLoader(ctx context.Context, specs []engine.Spec) (engi
 		closeReg = func() { _ = reg.Close() }
 	}
 	return l, closeReg, nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".addr-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -1,0 +1,51 @@
+package cmdutil
+
+import (
+	"github.com/mlops-dev/mlops/internal/safefile"
+)
+
+// StdoutPath is the output path that means standard output, for the flags that can write there.
+const StdoutPath = "-"
+
+// CheckOutput vets an output path from the command line before any work starts, so that a
+// refusal comes at once and not after minutes of calibration: "-" is refused for a flag that
+// cannot write to standard output (never a file named "-"), an existing file needs force, and
+// an existing target that is not a regular file (a device, FIFO, folder or symbolic link) is
+// refused even with force. Writers check again when they put the file in place.
+func CheckOutput(flag, path string, force bool) error {
+	if path == StdoutPath {
+		return FlagErrorf("%s -: this file cannot be written to standard output; give a file path (./- for a file named -)", flag)
+	}
+	return safefile.Check(path, force)
+}
+
+// ReportFile is a flag naming a file that is regenerated on every run (an HTML report, a metrics
+// textfile), so an existing regular file is replaced without --force, and "-" means standard
+// output.
+type ReportFile struct{ Flag, Path string }
+
+// CheckReportFiles vets report files before any work starts: at most one may go to standard
+// output, and not together with --output json or markdown, which print there too; the others
+// must be absent or regular files. It returns the flag that writes to standard output ("" for
+// none): the command then leaves its table off standard output so the file arrives alone.
+func CheckReportFiles(format Format, files ...ReportFile) (string, error) {
+	toStdout := ""
+	for _, f := range files {
+		switch f.Path {
+		case "":
+		case StdoutPath:
+			if toStdout != "" {
+				return "", FlagErrorf("%s - and %s - both write to standard output; send one of them to a file", toStdout, f.Flag)
+			}
+			if format == FormatJSON || format == FormatMarkdown {
+				return "", FlagErrorf("%s - writes to standard output, where --output %s goes too; send one of them to a file", f.Flag, format)
+			}
+			toStdout = f.Flag
+		default:
+			if err := safefile.Check(f.Path, true); err != nil {
+				return "", err
+			}
+		}
+	}
+	return toStdout, nil
+}
