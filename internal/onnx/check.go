@@ -45,10 +45,12 @@ func (e *CheckError) Error() string {
 // Check validates the model's structure without reading tensor bytes:
 // every node input is defined before use (following subgraph scoping),
 // every value is assigned once, every domain used is imported, initializers
-// have data matching their type and dims, and the main graph's inputs and
-// outputs are declared with types. It returns nil or a *CheckError.
+// have data matching their type and dims, external data stays inside the
+// model's folder (no symbolic link out of it) and exists, and the main
+// graph's inputs and outputs are declared with types. It returns nil or a
+// *CheckError.
 func Check(m *Model) error {
-	c := &checker{mp: m.Proto}
+	c := &checker{mp: m.Proto, dir: m.Dir}
 	c.run()
 	if len(c.problems) == 0 {
 		return nil
@@ -58,6 +60,7 @@ func Check(m *Model) error {
 
 type checker struct {
 	mp        *onnxpb.ModelProto
+	dir       string // the model's folder, "" when it was not loaded from a file
 	problems  []Problem
 	functions map[string]bool // domain + "\x00" + name
 }
@@ -319,6 +322,12 @@ func (c *checker) tensor(t *onnxpb.TensorProto, path string) {
 		}
 		if err := checkLocation(e.Location); err != nil {
 			c.add(path, "%v", err)
+		} else if c.dir != "" {
+			// Where the model came from a file, also what the location leads to: a symbolic
+			// link out of the folder (link.data -> /etc/passwd) or a missing data file.
+			if _, err := ResolveLocation(c.dir, e.Location); err != nil {
+				c.add(path, "%v", err)
+			}
 		}
 		if e.Length >= 0 && e.Length != want {
 			c.add(path, "external data length %d does not match %v%v (%d bytes)", e.Length, dt, t.GetDims(), want)

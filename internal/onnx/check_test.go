@@ -1,7 +1,10 @@
 package onnx_test
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -74,5 +77,59 @@ func TestCheckFindsDefects(t *testing.T) {
 				t.Fatalf("Check said:\n%v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A model loaded from a file whose external data is a symbolic link out of
+// its folder, or missing, fails the check (inspect --check reports it); a
+// link inside the folder passes.
+func TestCheckExternalDataLinks(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "m")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := synth.ExternalModel(context.Background(), dir, "m.onnx", 4096, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() error {
+		m, err := onnx.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		return onnx.Check(m)
+	}
+	if err := check(); err != nil {
+		t.Fatalf("fresh model: %v", err)
+	}
+	data := filepath.Join(dir, "m.onnx.data0")
+	if _, err := os.Stat(data); err != nil {
+		t.Fatalf("synth wrote no %s: %v", data, err)
+	}
+	secret := filepath.Join(root, "secret")
+	if err := os.Rename(data, secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(); err == nil || !strings.Contains(err.Error(), "is missing") {
+		t.Fatalf("missing data file: %v", err)
+	}
+	if err := os.Symlink(secret, data); err != nil {
+		t.Fatal(err)
+	}
+	var ce *onnx.CheckError
+	if err := check(); !errors.As(err, &ce) || !strings.Contains(err.Error(), "is a symbolic link to "+secret) {
+		t.Fatalf("link out of the folder: %v", err)
+	}
+	os.Remove(data)
+	if err := os.Rename(secret, filepath.Join(dir, "real")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", data); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(); err != nil {
+		t.Fatalf("link inside the folder: %v", err)
 	}
 }

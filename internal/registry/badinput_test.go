@@ -124,3 +124,36 @@ func TestManifestRejectsUnsafePaths(t *testing.T) {
 		t.Fatalf("valid manifest refused: %v", err)
 	}
 }
+
+// External data that is a symbolic link out of the model's folder is refused by push (it used to
+// upload the link's target); a link that stays inside the folder is pushed as the file it names.
+func TestPushRefusesLinkOutOfFolder(t *testing.T) {
+	ctx := context.Background()
+	r := memRegistry(t)
+	root := t.TempDir()
+	dir := filepath.Join(root, "m")
+	os.Mkdir(dir, 0o755)
+	model := writeModel(t, dir, "m.onnx", []byte("0123456789abcdef"))
+	secret := filepath.Join(root, "passwd")
+	os.WriteFile(secret, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o600)
+	os.Remove(model + ".data")
+	if err := os.Symlink(secret, model+".data"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Push(ctx, model, "leak", PushOptions{})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "is a symbolic link to "+secret) {
+		t.Fatalf("push through a link out of the folder: %v", err)
+	}
+	if keys, _ := r.listKeys(ctx, ""); len(keys) != 0 {
+		t.Fatalf("a refused push stored %v", keys)
+	}
+	os.Remove(model + ".data")
+	os.WriteFile(filepath.Join(dir, "real.data"), []byte("0123456789abcdef"), 0o644)
+	if err := os.Symlink("real.data", model+".data"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Push(ctx, model, "ok", PushOptions{})
+	if err != nil || m.Files[1].Path != "m.onnx.data" || m.Files[1].Size != 16 {
+		t.Fatalf("push through a link inside the folder: %+v %v", m, err)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mlops-dev/mlops/internal/onnx"
 )
 
 // PushOptions are the optional parts of a new version.
@@ -114,11 +116,24 @@ func collectFiles(ctx context.Context, modelPath string, progress ProgressFunc) 
 	files := make([]localFile, 0, len(rels))
 	for i, rel := range rels {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("%w: the model references external data %q, which is not at %s; keep data files next to the model", ErrInvalid, rel, p)
+		}
+		if i > 0 {
+			// The same check as every command that reads external data: a symbolic link that
+			// leads out of the model's folder (link.data -> /etc/passwd) is refused, so a push
+			// never uploads, and a pull never writes back, a file the model does not own.
+			real, err := onnx.ResolveLocation(dir, rel)
+			if err != nil {
+				if errors.Is(err, onnx.ErrUnsafeLocation) {
+					return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalid, modelPath, err)
+				}
+				return nil, nil, err
+			}
+			p = real
+		}
 		fi, err := os.Stat(p)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, nil, fmt.Errorf("%w: the model references external data %q, which is not at %s; keep data files next to the model", ErrInvalid, rel, p)
-			}
 			return nil, nil, err
 		}
 		if !fi.Mode().IsRegular() {
