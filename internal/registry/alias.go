@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -12,11 +13,14 @@ import (
 // AliasEvent is one move of an alias. Events are immutable, numbered from 1 and claimed with a
 // conditional create, so concurrent promotions are serialised instead of overwriting each other.
 type AliasEvent struct {
-	Seq      int       `json:"seq"`
-	Action   string    `json:"action"` // "promote" or "rollback"
-	Version  int       `json:"version"`
-	Previous int       `json:"previous,omitempty"` // 0 when the alias was new
-	Time     time.Time `json:"time"`
+	Seq      int    `json:"seq"`
+	Action   string `json:"action"` // "promote" or "rollback"
+	Version  int    `json:"version"`
+	Previous int    `json:"previous,omitempty"` // 0 when the alias was new
+	// Skipped lists the versions a rollback passed over because they had been removed
+	// (rm --force); the rollback pops them as well as the version it leaves.
+	Skipped []int     `json:"skipped,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
 // AliasState is where an alias points now and how it got there.
@@ -53,7 +57,7 @@ func (r *Registry) aliasEvents(ctx context.Context, name, alias string) ([]Alias
 		}
 		var ev AliasEvent
 		if err := json.Unmarshal(data, &ev); err != nil || ev.Seq != seq || ev.Version <= 0 ||
-			(ev.Action != "promote" && ev.Action != "rollback") {
+			(ev.Action != "promote" && ev.Action != "rollback") || (ev.Action == "promote" && len(ev.Skipped) > 0) {
 			return nil, fmt.Errorf("%w: alias %s@%s event %d is malformed", ErrInvalid, name, alias, seq)
 		}
 		events = append(events, ev)
@@ -67,8 +71,8 @@ func replay(name, alias string, events []AliasEvent) *AliasState {
 	for _, ev := range events {
 		if ev.Action == "promote" {
 			st.stack = append(st.stack, ev.Version)
-		} else if len(st.stack) > 0 {
-			st.stack = st.stack[:len(st.stack)-1]
+		} else {
+			st.stack = st.stack[:max(0, len(st.stack)-1-len(ev.Skipped))]
 		}
 		st.Updated = ev.Time
 	}
@@ -99,11 +103,24 @@ func (r *Registry) Alias(ctx context.Context, name, alias string) (*AliasState, 
 
 // aliasMap returns alias → version for every alias of name.
 func (r *Registry) aliasMap(ctx context.Context, name string) (map[string]int, error) {
+	states, err := r.aliasStates(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(states))
+	for a, st := range states {
+		out[a] = st.Version
+	}
+	return out, nil
+}
+
+// aliasStates returns the state of every alias of name that points somewhere.
+func (r *Registry) aliasStates(ctx context.Context, name string) (map[string]*AliasState, error) {
 	keys, err := r.listKeys(ctx, aliasesPrefix(name))
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]int{}
+	out := map[string]*AliasState{}
 	for _, k := range keys {
 		alias, _, ok := strings.Cut(strings.TrimPrefix(k, aliasesPrefix(name)), "/")
 		if !ok || ValidateAlias(alias) != nil {
@@ -119,7 +136,7 @@ func (r *Registry) aliasMap(ctx context.Context, name string) (map[string]int, e
 		if err != nil {
 			return nil, err
 		}
-		out[alias] = st.Version
+		out[alias] = st
 	}
 	return out, nil
 }
@@ -138,6 +155,8 @@ func (r *Registry) Promote(ctx context.Context, name string, version int, alias 
 }
 
 // Rollback points name@alias back to the version it pointed to before its last promotion.
+// Versions removed since (rm --force) are passed over, recorded in the event's Skipped, and the
+// alias goes back to the newest earlier version that still exists.
 func (r *Registry) Rollback(ctx context.Context, name, alias string) (*AliasState, error) {
 	if _, err := r.Alias(ctx, name, alias); err != nil {
 		return nil, err
@@ -146,12 +165,38 @@ func (r *Registry) Rollback(ctx context.Context, name, alias string) (*AliasStat
 		if len(st.stack) < 2 {
 			return AliasEvent{}, fmt.Errorf("%w: alias %s@%s has no earlier version to roll back to (it points to version %d since its first promotion)", ErrNotFound, name, alias, st.Version)
 		}
-		target := st.stack[len(st.stack)-2]
-		if _, err := r.Manifest(ctx, name, target); err != nil {
-			return AliasEvent{}, fmt.Errorf("roll back %s@%s to version %d: %w", name, alias, target, err)
+		var skipped []int
+		for i := len(st.stack) - 2; i >= 0; i-- {
+			target := st.stack[i]
+			_, err := r.Manifest(ctx, name, target)
+			if errors.Is(err, ErrNotFound) {
+				skipped = append(skipped, target)
+				continue
+			}
+			if err != nil {
+				return AliasEvent{}, fmt.Errorf("roll back %s@%s to version %d: %w", name, alias, target, err)
+			}
+			return AliasEvent{Action: "rollback", Version: target, Previous: st.Version, Skipped: skipped}, nil
 		}
-		return AliasEvent{Action: "rollback", Version: target, Previous: st.Version}, nil
+		verb := "was"
+		if len(skipped) > 1 {
+			verb = "were"
+		}
+		return AliasEvent{}, fmt.Errorf("%w: alias %s@%s has no earlier version left to roll back to (%s %s removed); promote a version instead",
+			ErrNotFound, name, alias, versionList(skipped), verb)
 	})
+}
+
+// versionList formats version numbers for messages: "version 2", "versions 3, 2".
+func versionList(vs []int) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = strconv.Itoa(v)
+	}
+	if len(vs) == 1 {
+		return "version " + parts[0]
+	}
+	return "versions " + strings.Join(parts, ", ")
 }
 
 // appendAliasEvent claims the next event number with a conditional create, recomputing the

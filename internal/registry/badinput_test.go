@@ -96,7 +96,7 @@ func TestPushBadInput(t *testing.T) {
 			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
 		}
 	}
-	if ms, _ := r.Models(ctx); len(ms) != 0 {
+	if ms, _, _ := r.Models(ctx); len(ms) != 0 {
 		t.Fatalf("failed pushes created models: %v", ms)
 	}
 	if _, _, err := r.Pull(ctx, Ref{Name: "nosuch"}, t.TempDir(), PullOptions{}); !errors.Is(err, ErrNotFound) {

@@ -220,13 +220,13 @@ func backendScenario(t *testing.T, url string) {
 	if st, err := r.Rollback(ctx, "fmnist", "production"); err != nil || st.Version != m1.Version {
 		t.Fatalf("rollback: %+v %v", st, err)
 	}
-	if _, err := r.Remove(ctx, "fmnist", 1); err == nil {
+	if _, err := r.Remove(ctx, "fmnist", 1, RemoveOptions{}); err == nil {
 		t.Fatal("rm of the production version must be refused")
 	}
-	if res, err := r.Remove(ctx, "fmnist", 2); err != nil || res.DeletedBlobs != 1 {
+	if res, err := r.Remove(ctx, "fmnist", 2, RemoveOptions{}); err != nil || res.DeletedBlobs != 1 {
 		t.Fatalf("rm 2: %+v %v", res, err)
 	}
-	if vs, err := r.Versions(ctx, "fmnist"); err != nil || len(vs) != 1 {
+	if vs, _, err := r.Versions(ctx, "fmnist"); err != nil || len(vs) != 1 {
 		t.Fatalf("ls after rm: %d versions, %v", len(vs), err)
 	}
 
@@ -241,7 +241,7 @@ func backendScenario(t *testing.T, url string) {
 			t.Fatalf("concurrent push: %v", err)
 		}
 	}
-	if vs, err := r.Versions(ctx, "race"); err != nil || len(vs) != 8 || vs[7].Version != 8 {
+	if vs, _, err := r.Versions(ctx, "race"); err != nil || len(vs) != 8 || vs[7].Version != 8 {
 		t.Fatalf("8 concurrent pushes: %d versions, %v", len(vs), err)
 	}
 
@@ -255,6 +255,20 @@ func backendScenario(t *testing.T, url string) {
 	}
 	if ents, _ := os.ReadDir(dest); len(ents) != 0 {
 		t.Fatalf("failed pull left files: %v", ents)
+	}
+	// Pushing the model again repairs it, as the pull error says: the damaged blob (its key
+	// exists) is read back, found wrong and uploaded again, so the old version pulls again too.
+	repaired := false
+	m3, err := r.Push(ctx, model, "fmnist", PushOptions{Progress: func(p Progress) { repaired = repaired || p.Op == "repair" }})
+	if err != nil || !repaired {
+		t.Fatalf("push over a damaged blob: repaired %v, %v", repaired, err)
+	}
+	for _, ref := range []Ref{m1.Ref(), m3.Ref()} {
+		out := filepath.Join(t.TempDir(), "x.onnx")
+		if _, _, err := r.Pull(ctx, ref, out, PullOptions{}); err != nil {
+			t.Fatalf("pull %s after the repair: %v", ref, err)
+		}
+		sameFile(t, model+".data", filepath.Join(filepath.Dir(out), "m.onnx.data"))
 	}
 }
 

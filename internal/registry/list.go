@@ -31,9 +31,11 @@ func (r *Registry) versionNumbers(ctx context.Context, name string) (live []int,
 	return live, maxUsed, nil
 }
 
-// Manifest reads the manifest of name@version.
+// Manifest reads the manifest of name@version. A manifest that cannot be used (not JSON, an
+// unsafe path, a wrong digest) is an error matching ErrInvalid that names its key.
 func (r *Registry) Manifest(ctx context.Context, name string, version int) (*Manifest, error) {
-	data, err := r.readRecord(ctx, manifestKey(name, version))
+	key := manifestKey(name, version)
+	data, err := r.readRecord(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s@%d does not exist; run 'mlops ls %s' to see its versions", ErrNotFound, name, version, name)
 	}
@@ -41,13 +43,46 @@ func (r *Registry) Manifest(ctx context.Context, name string, version int) (*Man
 		return nil, err
 	}
 	m, err := decodeManifest(data)
-	if err != nil {
-		return nil, err
+	if err == nil && (m.Name != name || m.Version != version) {
+		err = fmt.Errorf("%w: the manifest claims to be %s@%d", ErrInvalid, m.Name, m.Version)
 	}
-	if m.Name != name || m.Version != version {
-		return nil, fmt.Errorf("%w: manifest stored as %s@%d claims to be %s@%d", ErrInvalid, name, version, m.Name, m.Version)
+	if errors.Is(err, errNewerSchema) {
+		return nil, fmt.Errorf("manifest %s cannot be used: %w", key, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s cannot be used: %w; remove the version with 'mlops rm %s@%d'", key, err, name, version)
 	}
 	return m, nil
+}
+
+// Skipped is a record a listing left out because it cannot be read: the listing goes on without
+// it, and the caller shows the reason.
+type Skipped struct {
+	Key     string `json:"key"` // relative to the registry URL
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Error   string `json:"error"`
+}
+
+// manifests reads the manifests of the given versions of name, leaving out (and returning as
+// skipped) those that cannot be used and those removed meanwhile.
+func (r *Registry) manifests(ctx context.Context, name string, versions []int) ([]*Manifest, []Skipped, error) {
+	var out []*Manifest
+	var skipped []Skipped
+	for _, v := range versions {
+		m, err := r.Manifest(ctx, name, v)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // removed between list and read
+		case errors.Is(err, ErrInvalid):
+			skipped = append(skipped, Skipped{Key: manifestKey(name, v), Name: name, Version: v, Error: err.Error()})
+			continue
+		case err != nil:
+			return nil, nil, err
+		}
+		out = append(out, m)
+	}
+	return out, skipped, nil
 }
 
 // Resolve finds the manifest a reference names: a version, an alias's current version, or the
@@ -85,8 +120,9 @@ type ModelSummary struct {
 	Aliases  map[string]int `json:"aliases"`
 }
 
-// Models lists the models that have at least one version.
-func (r *Registry) Models(ctx context.Context) ([]ModelSummary, error) {
+// Models lists the models that have at least one readable version. Manifests that cannot be
+// used are left out and returned as skipped, so one bad record does not hide the registry.
+func (r *Registry) Models(ctx context.Context) ([]ModelSummary, []Skipped, error) {
 	var names []string
 	it := r.bucket.List(&blob.ListOptions{Prefix: "models/", Delimiter: "/"})
 	for {
@@ -95,7 +131,7 @@ func (r *Registry) Models(ctx context.Context) ([]ModelSummary, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list models: %w", err)
+			return nil, nil, fmt.Errorf("list models: %w", err)
 		}
 		name := strings.TrimSuffix(strings.TrimPrefix(obj.Key, "models/"), "/")
 		if obj.IsDir && ValidateName(name) == nil {
@@ -104,25 +140,28 @@ func (r *Registry) Models(ctx context.Context) ([]ModelSummary, error) {
 	}
 	sort.Strings(names)
 	var out []ModelSummary
+	var skipped []Skipped
 	for _, name := range names {
 		live, _, err := r.versionNumbers(ctx, name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if len(live) == 0 {
-			continue
-		}
-		m, err := r.Manifest(ctx, name, live[len(live)-1])
+		ms, bad, err := r.manifests(ctx, name, live)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		skipped = append(skipped, bad...)
+		if len(ms) == 0 {
+			continue
 		}
 		aliases, err := r.aliasMap(ctx, name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, ModelSummary{Name: name, Versions: len(live), Latest: m.Version, Updated: m.Created, Aliases: aliases})
+		latest := ms[len(ms)-1]
+		out = append(out, ModelSummary{Name: name, Versions: len(ms), Latest: latest.Version, Updated: latest.Created, Aliases: aliases})
 	}
-	return out, nil
+	return out, skipped, nil
 }
 
 // VersionSummary is one row of `mlops ls NAME`: the manifest plus the aliases pointing to it.
@@ -131,41 +170,39 @@ type VersionSummary struct {
 	Aliases []string `json:"aliases"`
 }
 
-// Versions lists every version of name, oldest first.
-func (r *Registry) Versions(ctx context.Context, name string) ([]VersionSummary, error) {
+// Versions lists every readable version of name, oldest first; manifests that cannot be used are
+// returned as skipped.
+func (r *Registry) Versions(ctx context.Context, name string) ([]VersionSummary, []Skipped, error) {
 	if err := ValidateName(name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	live, _, err := r.versionNumbers(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(live) == 0 {
-		return nil, fmt.Errorf("%w: model %q is not in the registry %s; run 'mlops ls' to see the models", ErrNotFound, name, r.url)
+		return nil, nil, fmt.Errorf("%w: model %q is not in the registry %s; run 'mlops ls' to see the models", ErrNotFound, name, r.url)
 	}
 	aliases, err := r.aliasMap(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byVersion := map[int][]string{}
 	for a, v := range aliases {
 		byVersion[v] = append(byVersion[v], a)
 	}
-	out := make([]VersionSummary, 0, len(live))
-	for _, v := range live {
-		m, err := r.Manifest(ctx, name, v)
-		if errors.Is(err, ErrNotFound) {
-			continue // removed between list and read
-		}
-		if err != nil {
-			return nil, err
-		}
-		as := byVersion[v]
+	ms, skipped, err := r.manifests(ctx, name, live)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]VersionSummary, 0, len(ms))
+	for _, m := range ms {
+		as := byVersion[m.Version]
 		sort.Strings(as)
 		if as == nil {
 			as = []string{}
 		}
 		out = append(out, VersionSummary{Manifest: m, Aliases: as})
 	}
-	return out, nil
+	return out, skipped, nil
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -53,52 +54,60 @@ func (m *Manifest) Ref() Ref { return Ref{Name: m.Name, Version: m.Version} }
 // ModelFile is the model's file name, e.g. "model.onnx".
 func (m *Manifest) ModelFile() string { return m.Files[0].Path }
 
+// errNewerSchema marks a manifest of a format this mlops does not know: it is not damaged, so it
+// is never offered for removal.
+var errNewerSchema = errors.New("written by a newer mlops")
+
 // decodeManifest parses and validates manifest bytes read from the store. The store is not
-// trusted: paths, digests and names are checked before anything acts on them.
+// trusted: paths, digests and names are checked before anything acts on them. Errors say what is
+// wrong; the caller names the manifest.
 func decodeManifest(data []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%w: manifest is not valid JSON: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: not valid JSON: %v", ErrInvalid, err)
+	}
+	if m.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("%w (%w): schema_version %d is not supported (want %d); upgrade mlops", ErrInvalid, errNewerSchema, m.SchemaVersion, SchemaVersion)
 	}
 	if m.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("%w: manifest schema_version %d is not supported (want %d); upgrade mlops", ErrInvalid, m.SchemaVersion, SchemaVersion)
+		return nil, fmt.Errorf("%w: schema_version %d is not a manifest version (want %d)", ErrInvalid, m.SchemaVersion, SchemaVersion)
 	}
 	if err := ValidateName(m.Name); err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
+		return nil, err
 	}
 	if m.Version <= 0 {
-		return nil, fmt.Errorf("%w: manifest version %d must be positive", ErrInvalid, m.Version)
+		return nil, fmt.Errorf("%w: version %d must be positive", ErrInvalid, m.Version)
 	}
 	if len(m.Files) == 0 {
-		return nil, fmt.Errorf("%w: manifest of %s@%d lists no files", ErrInvalid, m.Name, m.Version)
+		return nil, fmt.Errorf("%w: it lists no files", ErrInvalid)
 	}
 	seen := map[string]bool{}
 	var total int64
 	for i, f := range m.Files {
 		if err := ValidateRelPath(f.Path); err != nil {
-			return nil, fmt.Errorf("manifest of %s@%d: %w", m.Name, m.Version, err)
+			return nil, err
 		}
 		if seen[f.Path] {
-			return nil, fmt.Errorf("%w: manifest of %s@%d lists %q twice", ErrInvalid, m.Name, m.Version, f.Path)
+			return nil, fmt.Errorf("%w: it lists %q twice", ErrInvalid, f.Path)
 		}
 		seen[f.Path] = true
 		if !validDigest(f.SHA256) {
-			return nil, fmt.Errorf("%w: manifest of %s@%d: file %q has a malformed sha256", ErrInvalid, m.Name, m.Version, f.Path)
+			return nil, fmt.Errorf("%w: file %q has a malformed sha256", ErrInvalid, f.Path)
 		}
 		if f.Size < 0 {
-			return nil, fmt.Errorf("%w: manifest of %s@%d: file %q has a negative size", ErrInvalid, m.Name, m.Version, f.Path)
+			return nil, fmt.Errorf("%w: file %q has a negative size", ErrInvalid, f.Path)
 		}
 		wantRole := "external_data"
 		if i == 0 {
 			wantRole = "model"
 		}
 		if f.Role != wantRole {
-			return nil, fmt.Errorf("%w: manifest of %s@%d: file %q has role %q, want %q", ErrInvalid, m.Name, m.Version, f.Path, f.Role, wantRole)
+			return nil, fmt.Errorf("%w: file %q has role %q, want %q", ErrInvalid, f.Path, f.Role, wantRole)
 		}
 		total += f.Size
 	}
 	if total != m.Size {
-		return nil, fmt.Errorf("%w: manifest of %s@%d: size %d is not the sum of its files (%d)", ErrInvalid, m.Name, m.Version, m.Size, total)
+		return nil, fmt.Errorf("%w: size %d is not the sum of its files (%d)", ErrInvalid, m.Size, total)
 	}
 	return &m, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -91,6 +92,60 @@ func TestPushDeduplicatesBlobs(t *testing.T) {
 	}
 }
 
+// A stored blob that no longer matches its digest (same size with other bytes, shorter, longer)
+// is uploaded again by the next push instead of being reused, so pushing again repairs every
+// version that names it, as pull's error message says.
+func TestPushRepairsDamagedBlob(t *testing.T) {
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("0123456789"), 700) // several 1 KiB parts: the ranged read path
+	for name, damage := range map[string]func([]byte) []byte{
+		"flipped":   func(b []byte) []byte { c := bytes.Clone(b); c[3000] ^= 1; return c },
+		"truncated": func(b []byte) []byte { return b[:len(b)-1] },
+		"longer":    func(b []byte) []byte { return append(bytes.Clone(b), 'x') },
+		"missing":   nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := memRegistry(t)
+			model := writeModel(t, t.TempDir(), "m.onnx", data)
+			m1, err := r.Push(ctx, model, "m", PushOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := blobKey(m1.Files[1].SHA256)
+			if damage == nil {
+				err = r.bucket.Delete(ctx, key)
+			} else {
+				err = r.bucket.WriteAll(ctx, key, damage(data), nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := r.Pull(ctx, m1.Ref(), filepath.Join(t.TempDir(), "m.onnx"), PullOptions{}); err == nil {
+				t.Fatal("pull of a damaged blob succeeded")
+			}
+			var ops []string
+			m2, err := r.Push(ctx, model, "m", PushOptions{Progress: func(p Progress) {
+				if p.File == "m.onnx.data" && (len(ops) == 0 || ops[len(ops)-1] != p.Op) {
+					ops = append(ops, p.Op)
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(ops, "upload") || slices.Contains(ops, "skip") {
+				t.Fatalf("data file ops %v: the damaged blob must be uploaded again", ops)
+			}
+			for _, ref := range []Ref{m1.Ref(), m2.Ref()} {
+				out := filepath.Join(t.TempDir(), "m.onnx")
+				if _, _, err := r.Pull(ctx, ref, out, PullOptions{}); err != nil {
+					t.Fatalf("pull %s after the repair: %v", ref, err)
+				}
+				sameFile(t, model+".data", out+".data")
+			}
+		})
+	}
+}
+
 func TestPromoteRollback(t *testing.T) {
 	ctx := context.Background()
 	r := memRegistry(t)
@@ -124,11 +179,11 @@ func TestPromoteRollback(t *testing.T) {
 	if _, err := r.Promote(ctx, "m", 9, "production"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("promote unknown version: %v", err)
 	}
-	vs, err := r.Versions(ctx, "m")
+	vs, _, err := r.Versions(ctx, "m")
 	if err != nil || len(vs) != 3 || fmt.Sprint(vs[0].Aliases) != "[production]" || len(vs[2].Aliases) != 0 {
 		t.Fatalf("versions %+v, %v", vs, err)
 	}
-	models, err := r.Models(ctx)
+	models, _, err := r.Models(ctx)
 	if err != nil || len(models) != 1 || models[0].Latest != 3 || models[0].Aliases["production"] != 1 {
 		t.Fatalf("models %+v, %v", models, err)
 	}
@@ -148,18 +203,22 @@ func TestRemove(t *testing.T) {
 	if _, err := r.Promote(ctx, "m", 2, "prod"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Remove(ctx, "m", 2); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "prod") {
-		t.Fatalf("remove aliased version: %v, want ErrInUse naming the alias", err)
+	if _, err := r.Remove(ctx, "m", 2, RemoveOptions{Force: true}); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "target of alias prod") {
+		t.Fatalf("remove aliased version: %v, want ErrInUse naming the alias, even with Force", err)
 	}
-	res, err := r.Remove(ctx, "m", 3) // shares every blob with version 1
+	res, err := r.Remove(ctx, "m", 3, RemoveOptions{}) // shares every blob with version 1
 	if err != nil || res.DeletedBlobs != 0 {
 		t.Fatalf("remove 3: %+v, %v", res, err)
 	}
 	if _, err := r.Promote(ctx, "m", 1, "prod"); err != nil {
 		t.Fatal(err)
 	}
-	res, err = r.Remove(ctx, "m", 2) // its data blob is its own; the model proto is shared
-	if err != nil || res.DeletedBlobs != 1 || res.FreedBytes != 8 {
+	// prod's history still names 2 (rollback would return to it): refused without Force.
+	if _, err := r.Remove(ctx, "m", 2, RemoveOptions{}); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "history of alias prod") {
+		t.Fatalf("remove a version in an alias's history: %v, want ErrInUse", err)
+	}
+	res, err = r.Remove(ctx, "m", 2, RemoveOptions{Force: true}) // its data blob is its own; the model proto is shared
+	if err != nil || res.DeletedBlobs != 1 || res.FreedBytes != 8 || fmt.Sprint(res.InHistoryOf) != "[prod]" {
 		t.Fatalf("remove 2: %+v, %v", res, err)
 	}
 	if _, err := r.Manifest(ctx, "m", 2); !errors.Is(err, ErrNotFound) {
@@ -169,7 +228,7 @@ func TestRemove(t *testing.T) {
 	if err != nil || m.Version != 4 {
 		t.Fatalf("push after removing the latest version got %v, %v; numbers must not be reused", m, err)
 	}
-	if _, err := r.Remove(ctx, "m", 3); !errors.Is(err, ErrNotFound) {
+	if _, err := r.Remove(ctx, "m", 3, RemoveOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("remove twice: %v", err)
 	}
 }
@@ -208,7 +267,7 @@ func TestConcurrentPushesGetDistinctVersions(t *testing.T) {
 	if fmt.Sprint(versions) != "[1 2 3 4 5 6 7 8]" {
 		t.Fatalf("versions %v, want 1..8", versions)
 	}
-	vs, err := r.Versions(ctx, "race")
+	vs, _, err := r.Versions(ctx, "race")
 	if err != nil || len(vs) != n {
 		t.Fatalf("ls shows %d versions, %v", len(vs), err)
 	}

@@ -12,11 +12,14 @@ import (
 	"sync"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 )
 
 // Progress reports bytes moved for one file. Callbacks come from one goroutine at a time.
 type Progress struct {
-	Op    string // "hash", "upload", "download" or "skip" (blob already stored)
+	// "hash", "verify" (reading back a blob already stored), "skip" (it is intact, not
+	// uploaded), "repair" (it is damaged and is uploaded again), "upload" or "download".
+	Op    string
 	File  string
 	Done  int64
 	Total int64
@@ -89,14 +92,25 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // uploadFile streams a local file to blobs/sha256/<sha>, retrying transient failures. An
 // interrupted upload (error or cancelled ctx) is aborted by the driver and leaves no blob.
+//
+// A blob already stored under the same digest is reused only once it has been read back and its
+// size and sha256 match: reusing a damaged blob because its key exists would break this version
+// and every later one, while pull tells the user to push again to repair it.
 func (r *Registry) uploadFile(ctx context.Context, f localFile, progress ProgressFunc) error {
 	key := blobKey(f.SHA256)
-	// An error here (fileblob can see a concurrent writer's half-written attributes) just means
-	// we upload: writing identical content under a content-addressed key is harmless.
-	if ok, err := r.bucket.Exists(ctx, key); err == nil && ok {
+	switch state, err := r.storedState(ctx, key, f.File, progress); {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err == nil && state == blobIntact:
 		progress.report(Progress{Op: "skip", File: f.Path, Done: f.Size, Total: f.Size})
 		return nil
+	case err == nil && state == blobDamaged:
+		// Overwrite it. The key is content-addressed, so a concurrent push writing the same
+		// key writes the same bytes.
+		progress.report(Progress{Op: "repair", File: f.Path, Total: f.Size})
 	}
+	// Any other error (fileblob can see a concurrent writer's half-written attributes) just
+	// means we upload: writing identical content under a content-addressed key is harmless.
 	var err error
 	for attempt := 0; attempt <= r.opts.Retries; attempt++ {
 		if attempt > 0 {
@@ -147,6 +161,45 @@ func (r *Registry) uploadOnce(ctx context.Context, key string, f localFile, prog
 	return w.Close()
 }
 
+// blobState is what push finds under a blob's key.
+type blobState int
+
+const (
+	blobMissing blobState = iota
+	blobDamaged           // present, but not of the right size or sha256
+	blobIntact
+)
+
+// storedState reads back the blob at key, if there is one, and compares it with f: size first,
+// then the sha256 of its bytes, fetched with the same parallel ranged reads as pull (reported
+// as "verify").
+func (r *Registry) storedState(ctx context.Context, key string, f File, progress ProgressFunc) (blobState, error) {
+	attrs, err := r.bucket.Attributes(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return blobMissing, nil
+	}
+	if err != nil {
+		return blobMissing, err
+	}
+	if attrs.Size != f.Size {
+		return blobDamaged, nil
+	}
+	h := sha256.New()
+	cw := &countingWriter{w: h, p: Progress{Op: "verify", File: f.Path, Total: f.Size}, progress: progress}
+	n, err := r.copyRanges(ctx, key, f.Size, nil, cw)
+	switch {
+	case gcerrors.Code(err) == gcerrors.NotFound:
+		return blobMissing, nil // removed meanwhile
+	case errors.Is(err, ErrChecksum):
+		return blobDamaged, nil // shorter than its attributes said
+	case err != nil:
+		return blobMissing, err
+	case n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256:
+		return blobDamaged, nil
+	}
+	return blobIntact, nil
+}
+
 // downloadFile streams blobs/sha256/<sha> into dst (an open temp file), hashing in order while
 // up to Concurrency ranges are fetched in parallel, and fails with ErrChecksum on mismatch.
 func (r *Registry) downloadFile(ctx context.Context, f File, dst *os.File, progress ProgressFunc) error {
@@ -193,8 +246,8 @@ func (r *Registry) downloadOnce(ctx context.Context, f File, dst *os.File, progr
 // the kernel is asked to start writing them to disk (see startWriteback).
 const writebackChunk = 32 << 20
 
-// copyRanges copies the blob into dst (from offset 0) and passes its bytes in order to
-// check (the hash). Large blobs are fetched as parallel range reads, each written to dst
+// copyRanges copies the blob into dst (from offset 0; nil to only check it) and passes its
+// bytes in order to check (the hash). Large blobs are fetched as parallel range reads, each written to dst
 // at its offset by the goroutine that fetched it, into a bounded set of part buffers
 // (memory ≈ Concurrency × PartSize), so that the in-order path only hashes; small ones
 // are copied in one read.
@@ -206,8 +259,12 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *
 			return 0, err
 		}
 		defer rd.Close()
+		w := check
+		if dst != nil {
+			w = io.MultiWriter(dst, check)
+		}
 		// Read one byte past the expected size so a longer blob is detected as a mismatch.
-		return io.Copy(io.MultiWriter(dst, check), ctxReader{ctx, io.LimitReader(rd, size+1)})
+		return io.Copy(w, ctxReader{ctx, io.LimitReader(rd, size+1)})
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	nParts := int((size + part - 1) / part)
@@ -251,7 +308,7 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *
 				off := int64(i) * part
 				buf = buf[:min(part, size-off)]
 				err := r.readRange(ctx, key, off, buf)
-				if err == nil {
+				if err == nil && dst != nil {
 					if _, werr := dst.WriteAt(buf, off); werr != nil {
 						err = fmt.Errorf("write %s: %w", dst.Name(), werr)
 					}
@@ -277,7 +334,7 @@ func (r *Registry) copyRanges(ctx context.Context, key string, size int64, dst *
 		if err != nil {
 			return done, err
 		}
-		if done-flushed >= writebackChunk {
+		if dst != nil && done-flushed >= writebackChunk {
 			startWriteback(dst, flushed, done-flushed)
 			flushed = done
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"golang.org/x/term"
 )
@@ -25,6 +26,7 @@ type IOStreams struct {
 	stdoutTTY bool
 	stderrTTY bool
 	color     bool
+	width     int // terminal columns of stdout; 0 when unknown
 }
 
 // EnvLookup reads an environment variable; os.LookupEnv in production.
@@ -42,6 +44,17 @@ func System(env EnvLookup) *IOStreams {
 		ErrOut:    os.Stderr,
 		stdoutTTY: force || term.IsTerminal(int(os.Stdout.Fd())),
 		stderrTTY: force || term.IsTerminal(int(os.Stderr.Fd())),
+	}
+	if v, ok := env("COLUMNS"); ok {
+		// Set by shells for their own children only, and by users and tests who want a width.
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			s.width = n
+		}
+	}
+	if s.width == 0 {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
+			s.width = w
+		}
 	}
 	_, noColor := env("NO_COLOR")
 	s.color = s.stdoutTTY && !noColor
@@ -62,6 +75,22 @@ func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 
 // IsStderrTTY reports whether stderr is a terminal (progress bars go there).
 func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
+
+// TerminalWidth is the width of the terminal stdout is on ($COLUMNS when set), for tables that
+// must fit it; 80 when stdout is a terminal of unknown width, 0 when stdout is not a terminal
+// (no limit: pipes get every column whole).
+func (s *IOStreams) TerminalWidth() int {
+	if !s.stdoutTTY {
+		return 0
+	}
+	if s.width <= 0 {
+		return 80
+	}
+	return s.width
+}
+
+// SetTerminalWidth overrides the detected width (tests).
+func (s *IOStreams) SetTerminalWidth(w int) { s.width = w }
 
 // SetStdoutTTY overrides terminal detection for stdout (tests).
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }

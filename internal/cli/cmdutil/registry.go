@@ -100,8 +100,12 @@ func (t *TransferProgress) Report(p registry.Progress) {
 	if key != t.key {
 		t.Finish()
 		t.key, t.lastDone = key, 0
-		if p.Op == "skip" {
-			t.io.Statusf("%s: already in the registry, not uploaded", p.File)
+		switch p.Op {
+		case "skip":
+			t.io.Statusf("%s: already in the registry (read back and verified), not uploaded", p.File)
+			return
+		case "repair":
+			t.io.Statusf("%s: the copy in the registry is damaged (its size or sha256 does not match); uploading it again", p.File)
 			return
 		}
 		t.bar = NewProgress(t.io, p.Total, key, true)

@@ -4,6 +4,7 @@ package rm
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ type RmOptions struct {
 
 	Registry string
 	Ref      string
+	Force    bool
 }
 
 // NewCmdRm builds `mlops rm`.
@@ -29,17 +31,25 @@ func NewCmdRm(f *cmdutil.Factory, runF func(*RmOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rm NAME@VERSION",
 		Short: "Delete a model version",
-		Long: `Delete one version of a model. It is refused while an alias points to the
-version: promote another version to that alias first. Files no other version
-uses are deleted; the version number is never reused.
+		Long: `Delete one version of a model. Files no other version uses are deleted; the
+version number is never reused.
+
+It is refused while an alias points to the version: promote another version to
+that alias first. It is also refused while an alias's history still names the
+version, because 'mlops rollback' would go back to it; --force removes it
+anyway, and a later rollback passes over it (and says so). A version whose
+manifest is damaged (not JSON, an unsafe path) can be removed: only the files
+it still names legibly are deleted.
 
 ` + cmdutil.RegistryHelp + `
 
---output json prints: name, version, deleted_blobs, freed_bytes.
+--output json prints: name, version, deleted_blobs, freed_bytes, and when they
+apply manifest_unreadable (true) and in_history_of (aliases, with --force).
 
 ` + cmdutil.ExitCodesHelp,
-		Example: `  mlops rm fmnist@2`,
-		Args:    cmdutil.ExactArgs(1, "NAME@VERSION"),
+		Example: `  mlops rm fmnist@2
+  mlops rm fmnist@1 --force   # even though rollback of production would go back to it`,
+		Args: cmdutil.ExactArgs(1, "NAME@VERSION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ref = args[0]
 			if runF != nil {
@@ -49,6 +59,7 @@ uses are deleted; the version number is never reused.
 		},
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "remove a version an alias's history still names (never the one an alias points to now)")
 	return cmd
 }
 
@@ -69,7 +80,7 @@ func rmRun(ctx context.Context, opts *RmOptions) error {
 		return err
 	}
 	defer reg.Close()
-	res, err := reg.Remove(ctx, ref.Name, ref.Version)
+	res, err := reg.Remove(ctx, ref.Name, ref.Version, registry.RemoveOptions{Force: opts.Force})
 	if err != nil {
 		return err
 	}
@@ -77,5 +88,11 @@ func rmRun(ctx context.Context, opts *RmOptions) error {
 		return cmdutil.PrintJSON(opts.IO, res)
 	}
 	fmt.Fprintf(opts.IO.Out, "removed %s (%d file(s) deleted, %s freed)\n", ref, res.DeletedBlobs, cmdutil.HumanBytes(res.FreedBytes))
+	if res.ManifestUnreadable {
+		opts.IO.Statusf("its manifest was damaged: only the files it still names legibly were deleted")
+	}
+	if len(res.InHistoryOf) > 0 {
+		opts.IO.Statusf("alias %s no longer rolls back to it: a rollback passes over version %d", strings.Join(res.InHistoryOf, ", "), ref.Version)
+	}
 	return nil
 }

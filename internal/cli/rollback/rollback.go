@@ -5,6 +5,7 @@ package rollback
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,7 +34,10 @@ func NewCmdRollback(f *cmdutil.Factory, runF func(*RollbackOptions) error) *cobr
 		Short: "Move an alias back to the version it pointed to before",
 		Long: `Undo the last promotion of ALIAS: it points again to the version it pointed to
 before. Rolling back again goes one more promotion back; it fails when the alias
-has no earlier version. The rollback is recorded in the alias history.
+has no earlier version. The rollback is recorded in the alias history. Versions
+removed with 'mlops rm --force' since they were promoted are passed over (the
+alias goes back to the newest earlier version that still exists), and the
+command says which; they are listed in the event's "skipped".
 
 ` + cmdutil.RegistryHelp + `
 
@@ -83,5 +87,20 @@ func rollbackRun(ctx context.Context, opts *RollbackOptions) error {
 	}
 	last := st.History[len(st.History)-1]
 	fmt.Fprintf(opts.IO.Out, "%s@%s -> %d (was %d)\n", st.Name, st.Alias, st.Version, last.Previous)
+	if len(last.Skipped) > 0 {
+		opts.IO.Statusf("passed over %s: removed with 'mlops rm --force'", skippedList(last.Skipped))
+	}
 	return nil
+}
+
+// skippedList formats passed-over versions: "version 2", "versions 3, 2".
+func skippedList(vs []int) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprint(v)
+	}
+	if len(vs) == 1 {
+		return "version " + parts[0]
+	}
+	return "versions " + strings.Join(parts, ", ")
 }
