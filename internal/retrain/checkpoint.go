@@ -18,6 +18,7 @@ import (
 	"github.com/sbinet/npyio/npz"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // A checkpoint folder holds, after every epoch, the model with the weights
@@ -101,7 +102,7 @@ func (c *checkpointer) save(ctx context.Context, r *run, st *trainState) error {
 	if err := saveWithWeights(ctx, r.src, w, filepath.Join(c.dir, meta.Model)); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := c.saveState(r, filepath.Join(c.dir, meta.State)); err != nil {
+	if err := c.saveState(ctx, r, filepath.Join(c.dir, meta.State)); err != nil {
 		return err
 	}
 	if r.req.Hyper.EarlyStopping > 0 {
@@ -115,7 +116,7 @@ func (c *checkpointer) save(ctx context.Context, r *run, st *trainState) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(c.dir, checkpointFile), raw); err != nil {
+	if err := safefile.WriteFile(ctx, filepath.Join(c.dir, checkpointFile), raw, true); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if prev != nil {
@@ -241,8 +242,8 @@ func modelWeights(m *onnx.Model, names []string) (weights, error) {
 }
 
 // saveState writes the optimizer's variables as an .npz (flat arrays).
-func (c *checkpointer) saveState(r *run, path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*.npz")
+func (c *checkpointer) saveState(ctx context.Context, r *run, path string) error {
+	tmp, err := safefile.Temp(path)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -271,7 +272,7 @@ func (c *checkpointer) saveState(r *run, path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("checkpoint state: %w", err)
 	}
-	return os.Rename(tmp.Name(), path)
+	return safefile.Commit(ctx, safefile.Rename{Temp: tmp.Name(), Target: path})
 }
 
 // loadState restores the optimizer's variables.
@@ -309,21 +310,4 @@ func (c *checkpointer) loadState(r *run, path string) error {
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes b to path through a temporary file and a rename.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
