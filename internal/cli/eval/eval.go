@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
-	"github.com/mlops-dev/mlops/internal/data"
 	core "github.com/mlops-dev/mlops/internal/eval"
 	"github.com/mlops-dev/mlops/internal/gate"
 	"github.com/mlops-dev/mlops/internal/metrics"
@@ -26,18 +25,11 @@ type EvalOptions struct {
 	Runtime func() (*runtime.Runtime, error)
 	Resolve func(context.Context, string) (string, error) // MODEL/BASELINE argument → local file
 
-	Model, Baseline           string
-	Registry                  string // --registry URL for MODEL/BASELINE references
-	Data, Labels, LabelColumn string
-	Columns                   []string
-	InputFields               map[string]string
-	NoHeader, AllowNaN        bool
-	Scale                     float64
-	Mean, Std                 []float64
-	ChannelsLast, Reshape     bool
+	Model, Baseline string
+	Registry        string // --registry URL for MODEL/BASELINE references
+	cmdutil.DataFlags
 
 	Task, OutputName  string
-	BatchSize, Limit  int
 	TopK              int
 	Threshold         float64
 	ZeroDivision      int
@@ -132,22 +124,9 @@ once and reused.
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Data, "data", "", "evaluation data: .npy, .npz, .csv, .jsonl or .parquet (required)")
-	fl.StringVar(&opts.Labels, "labels", "", "labels file: .npy, or CSV/JSONL/Parquet (with --label-column)")
-	fl.StringVar(&opts.LabelColumn, "label-column", "", "label column/field/array, in --labels or in --data")
-	fl.StringSliceVar(&opts.Columns, "columns", nil, "feature columns/fields feeding a single-input model, in order (default: all but the label)")
-	fl.StringToStringVar(&opts.InputFields, "input-field", nil, "map a model input to a data field: INPUT=FIELD (repeatable)")
-	fl.BoolVar(&opts.NoHeader, "no-header", false, "CSV files have no header row (columns are named 0, 1, ...)")
-	fl.BoolVar(&opts.AllowNaN, "allow-nan", false, "feed NaN inputs to the model instead of failing")
-	fl.Float64Var(&opts.Scale, "scale", 1, "multiply every input value by this (e.g. 1/255 for 8-bit images)")
-	fl.Float64SliceVar(&opts.Mean, "mean", nil, "subtract after scaling: one value or one per channel")
-	fl.Float64SliceVar(&opts.Std, "std", nil, "divide after subtracting the mean: one value or one per channel")
-	fl.BoolVar(&opts.ChannelsLast, "channels-last", false, "per-channel --mean/--std apply to the last axis (NHWC) instead of axis 1")
-	fl.BoolVar(&opts.Reshape, "reshape", false, "reshape array rows to the model input when the element count matches")
+	opts.DataFlags.AddFlags(fl, cmdutil.DataFlagsConfig{Data: "evaluation data (required)", Limit: "evaluate only the first N rows (0: all)"})
 	fl.StringVar(&opts.Task, "task", "classification", "classification, binary, multilabel or regression")
 	fl.StringVar(&opts.OutputName, "output-name", "", "model output to score (default: the first)")
-	fl.IntVar(&opts.BatchSize, "batch-size", 32, "rows per model run")
-	fl.IntVar(&opts.Limit, "limit", 0, "evaluate only the first N rows (0: all)")
 	fl.IntVar(&opts.TopK, "top-k", 5, "k of the top-k accuracy (classification)")
 	fl.Float64Var(&opts.Threshold, "threshold", 0.5, "decision threshold for binary and multilabel: predict 1 when p > threshold")
 	fl.IntVar(&opts.ZeroDivision, "zero-division", 0, "value of precision/recall when undefined: 0 (sklearn default) or 1")
@@ -169,13 +148,8 @@ once and reused.
 func (o *EvalOptions) request(task core.Task, gates []gate.Expr) core.Request {
 	req := core.Request{
 		Model: core.Model{Path: o.Model},
-		Data: data.Spec{
-			Path: o.Data, LabelsPath: o.Labels, LabelColumn: o.LabelColumn, Columns: o.Columns,
-			InputFields: o.InputFields, NoHeader: o.NoHeader, BatchSize: o.BatchSize, Limit: o.Limit,
-			AllowNaN:   o.AllowNaN,
-			Preprocess: data.Preprocess{Scale: o.Scale, Mean: o.Mean, Std: o.Std, ChannelsLast: o.ChannelsLast, Reshape: o.Reshape},
-		},
-		Task: task, OutputName: o.OutputName,
+		Data:  o.Spec(),
+		Task:  task, OutputName: o.OutputName,
 		Metrics:           core.Options{ZeroDivision: metrics.ZeroDivision(o.ZeroDivision), Threshold: o.Threshold, TopK: o.TopK},
 		LatencyBatchSizes: o.LatencyBatchSizes, LatencyRuns: o.LatencyRuns,
 		Bootstrap: o.Bootstrap, Seed: o.Seed, Gates: gates,
@@ -194,14 +168,14 @@ func (o *EvalOptions) validate() (core.Task, []gate.Expr, error) {
 	if !ok {
 		return "", nil, cmdutil.FlagErrorf("invalid --task %q: use classification, binary, multilabel or regression", o.Task)
 	}
-	if o.Data == "" {
-		return "", nil, cmdutil.FlagErrorf("--data is required: the evaluation inputs (.npy, .npz, .csv, .jsonl or .parquet)")
+	if err := o.RequireLabelled(); err != nil {
+		return "", nil, err
 	}
-	if o.Labels == "" && o.LabelColumn == "" {
-		return "", nil, cmdutil.FlagErrorf("labels are required: pass --labels FILE or --label-column NAME")
+	if err := o.DataFlags.Validate(true); err != nil {
+		return "", nil, err
 	}
-	if o.BatchSize <= 0 || o.Limit < 0 || o.TopK < 1 || o.Bootstrap < 1 || o.LatencyRuns < 1 || o.Threads < 0 {
-		return "", nil, cmdutil.FlagErrorf("--batch-size, --top-k, --bootstrap and --latency-runs must be positive; --limit and --threads not negative")
+	if o.TopK < 1 || o.Bootstrap < 1 || o.LatencyRuns < 1 || o.Threads < 0 {
+		return "", nil, cmdutil.FlagErrorf("--top-k, --bootstrap and --latency-runs must be positive; --threads not negative")
 	}
 	if o.ZeroDivision != 0 && o.ZeroDivision != 1 {
 		return "", nil, cmdutil.FlagErrorf("--zero-division must be 0 or 1, got %d", o.ZeroDivision)

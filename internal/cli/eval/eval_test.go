@@ -32,12 +32,13 @@ func TestFlagsReachOptions(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	base := EvalOptions{Model: "m.onnx", Data: "x.npy", Labels: "y.npy", Task: "classification", BatchSize: 32, TopK: 5,
-		Threshold: 0.5, Bootstrap: 10, LatencyRuns: 5}
+	base := EvalOptions{Model: "m.onnx", DataFlags: cmdutil.DataFlags{Data: "x.npy", Labels: "y.npy", BatchSize: 32, Scale: 1},
+		Task: "classification", TopK: 5, Threshold: 0.5, Bootstrap: 10, LatencyRuns: 5}
 	cases := map[string]func(o *EvalOptions){
 		"invalid --task":             func(o *EvalOptions) { o.Task = "ranking" },
 		"--data is required":         func(o *EvalOptions) { o.Data = "" },
 		"labels are required":        func(o *EvalOptions) { o.Labels = "" },
+		"--batch-size must be":       func(o *EvalOptions) { o.BatchSize = 0 },
 		"--zero-division must be":    func(o *EvalOptions) { o.ZeroDivision = 2 },
 		"want METRIC OP VALUE":       func(o *EvalOptions) { o.Gates = []string{"accuracy is high"} },
 		"pass --compare BASELINE":    func(o *EvalOptions) { o.Gates = []string{"accuracy>=baseline"} },
@@ -68,9 +69,10 @@ func fmnistOptions(repo string, rt *runtime.Runtime, format cmdutil.Format) (*Ev
 	return &EvalOptions{
 		IO: io, Format: func() (cmdutil.Format, error) { return format, nil },
 		Runtime: func() (*runtime.Runtime, error) { return rt, nil },
-		Model:   filepath.Join(repo, "testdata/fmnist/mlp.onnx"), Data: filepath.Join(repo, "testdata/fmnist/x_test.npy"),
-		Labels: filepath.Join(repo, "testdata/fmnist/y_test.npy"), Task: "classification", BatchSize: 256, TopK: 5,
-		Threshold: 0.5, Bootstrap: 200, Seed: 1, LatencyBatchSizes: []int{1}, LatencyRuns: 20, Scale: 1,
+		Model:   filepath.Join(repo, "testdata/fmnist/mlp.onnx"),
+		DataFlags: cmdutil.DataFlags{Data: filepath.Join(repo, "testdata/fmnist/x_test.npy"),
+			Labels: filepath.Join(repo, "testdata/fmnist/y_test.npy"), BatchSize: 256, Scale: 1},
+		Task: "classification", TopK: 5, Threshold: 0.5, Bootstrap: 200, Seed: 1, LatencyBatchSizes: []int{1}, LatencyRuns: 20,
 	}, out
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
-	"github.com/mlops-dev/mlops/internal/data"
 	core "github.com/mlops-dev/mlops/internal/optimize/prune"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
@@ -35,9 +34,9 @@ type PruneOptions struct {
 	MinParams     int64
 	SparseStorage bool
 
-	EvalData, EvalLabels string
-	BatchSize, Threads   int
-	MaxDrop              float64
+	Threads           int
+	cmdutil.DataFlags // --data/--labels: accuracy before and after
+	MaxDrop           float64
 }
 
 // NewCmdPrune builds `mlops prune`.
@@ -76,8 +75,10 @@ BatchNorm statistics, shape constants or quantization parameters.
 int64 indices) when that is smaller; ONNX Runtime expands them on load. It
 pays off above about 67% sparsity for float32 weights.
 
---eval-data (with labels in the file or --eval-labels) measures accuracy before
-and after. --max-drop D searches by bisection for the largest sparsity (up to
+--data (with --labels or --label-column) measures accuracy before and after,
+through eval: labels are checked as eval checks them before any pruning. The
+data flags are the same as eval's (docs/data.md); --eval-data and
+--eval-labels still work. --max-drop D searches by bisection for the largest sparsity (up to
 --sparsity, or 0.99 if not given) whose accuracy drop stays within D, and
 writes that model.
 
@@ -91,7 +92,7 @@ temporary file and renamed into place: nothing is left at -o on failure.
   mlops prune mlp.onnx -o mlp.24.onnx --pattern 2:4
   mlops prune cnn.onnx -o cnn.small.onnx --structured --sparsity 0.5 --output json
   mlops prune mlp.onnx -o best.onnx --scope global --max-drop 0.01 \
-      --eval-data x_test.npy --eval-labels y_test.npy`,
+      --data x_test.npy --labels y_test.npy`,
 		Args: cmdutil.ExactArgs(1, "a model file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Input = args[0]
@@ -113,10 +114,12 @@ temporary file and renamed into place: nothing is left at -o on failure.
 	fl.StringSliceVar(&opts.ExcludeNodes, "exclude-nodes", nil, "node names to leave alone")
 	fl.Int64Var(&opts.MinParams, "min-params", 0, "skip weight tensors with fewer elements")
 	fl.BoolVar(&opts.SparseStorage, "sparse-storage", false, "store pruned weights as ONNX sparse initializers when smaller")
-	fl.StringVar(&opts.EvalData, "eval-data", "", "labelled data to measure accuracy before and after (.npy, .npz, .csv, .jsonl, .parquet)")
-	fl.StringVar(&opts.EvalLabels, "eval-labels", "", "labels for --eval-data (integer class ids)")
-	fl.Float64Var(&opts.MaxDrop, "max-drop", 0, "search the largest sparsity whose accuracy drop stays within this (needs --eval-data)")
-	fl.IntVar(&opts.BatchSize, "batch-size", 256, "rows per batch for evaluation")
+	opts.DataFlags.AddFlags(fl, cmdutil.DataFlagsConfig{
+		Data:    "labelled data to measure accuracy on before and after",
+		Limit:   "measure on the first N rows of --data only (0: all)",
+		Aliases: map[string]string{"eval-data": "data", "eval-labels": "labels"},
+	})
+	fl.Float64Var(&opts.MaxDrop, "max-drop", 0, "search the largest sparsity whose accuracy drop stays within this (needs --data)")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fl.BoolVar(&opts.Force, "force", false, "replace the output file if it exists (a regular file only: devices, FIFOs and links are refused)")
 	return cmd
@@ -144,16 +147,19 @@ func (o *PruneOptions) request() (core.Request, error) {
 	if err := req.Options.Validate(); err != nil {
 		return req, cmdutil.FlagErrorf("%v", err)
 	}
-	if o.EvalLabels != "" && o.EvalData == "" {
-		return req, cmdutil.FlagErrorf("--eval-labels needs --eval-data")
+	if err := o.DataFlags.Validate(true); err != nil {
+		return req, err
 	}
-	if o.MaxDrop != 0 && o.EvalData == "" {
-		return req, cmdutil.FlagErrorf("--max-drop needs --eval-data (with labels) to measure accuracy")
+	if o.MaxDrop != 0 && o.Data == "" {
+		return req, cmdutil.FlagErrorf("--max-drop needs --data (with --labels) to measure accuracy")
 	}
-	if o.MaxDrop < 0 || o.MaxDrop >= 1 || o.BatchSize <= 0 || o.Threads < 0 {
-		return req, cmdutil.FlagErrorf("--max-drop must be in [0, 1), --batch-size > 0, --threads ≥ 0")
+	if o.Data != "" && !o.HasLabels() {
+		return req, cmdutil.FlagErrorf("--data needs labels to measure accuracy: pass --labels FILE or --label-column NAME")
 	}
-	req.Eval = data.Spec{Path: o.EvalData, LabelsPath: o.EvalLabels, BatchSize: o.BatchSize}
+	if o.MaxDrop < 0 || o.MaxDrop >= 1 || o.Threads < 0 {
+		return req, cmdutil.FlagErrorf("--max-drop must be in [0, 1), --threads ≥ 0")
+	}
+	req.Eval = o.Spec()
 	req.Session = runtime.SessionOptions{IntraOpThreads: o.Threads}
 	return req, nil
 }

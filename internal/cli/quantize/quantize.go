@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
-	"github.com/mlops-dev/mlops/internal/data"
 	"github.com/mlops-dev/mlops/internal/optimize/calib"
 	"github.com/mlops-dev/mlops/internal/optimize/quant"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -34,12 +33,10 @@ type QuantizeOptions struct {
 	CalibrationData, CalibrationMethod        string
 	Percentile                                float64
 	CalibrationBins, CalibrationQuantizedBins int
-	CalibrationSamples, BatchSize             int
-	EvalData, EvalLabels                      string
+	CalibrationSamples                        int
 	Threads                                   int
-	InputFields                               map[string]string
-	Reshape                                   bool
 	activationTypeSet                         bool
+	cmdutil.DataFlags                         // --data/--labels: the comparison data
 
 	// 4-bit weight-only quantization.
 	Bits, BlockSize, AccuracyLevel int
@@ -99,9 +96,13 @@ not yet quantized. The report lists every layer's reconstruction error
 (weight, and output on the calibration data when given). --keep-fp keeps
 layers such as the LM head in float.
 
-With --eval-data (and labels in the data file or --eval-labels) both models
-run on the data and the report adds fp32 vs int8 accuracy, top-1 agreement,
-output cosine and the SNR of every quantized layer, worst first.
+With --data (and --labels or --label-column) both models run on the data and
+the report adds fp32 vs int8 accuracy, top-1 agreement, output cosine and the
+SNR of every quantized layer, worst first. Labels are checked as eval checks
+them (integer class ids within the model's classes, one per row) before
+anything is quantized. The data flags are the same as eval's (docs/data.md);
+the shaping flags (--scale, --mean, --std, --reshape, --input-field, ...)
+apply to --calibration-data too. --eval-data and --eval-labels still work.
 
 ` + cmdutil.ExitCodesHelp,
 		Example: `  # dynamic int8, weights per channel
@@ -115,7 +116,7 @@ output cosine and the SNR of every quantized layer, worst first.
   mlops quantize llm.onnx --bits 4 --algorithm gptq --calibration-data calib.npz --keep-fp 'lm_head*'
 
   # compare with the float model on labelled data, JSON report
-  mlops quantize cnn.onnx --eval-data x_test.npy --eval-labels y_test.npy --output json`,
+  mlops quantize cnn.onnx --data x_test.npy --labels y_test.npy --output json`,
 		Args: cmdutil.RangeArgs(1, 2, "a model to quantize and optionally the output path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Input = args[0]
@@ -151,11 +152,11 @@ output cosine and the SNR of every quantized layer, worst first.
 	fl.IntVar(&opts.CalibrationBins, "calibration-bins", 2048, "histogram bins for percentile and entropy")
 	fl.IntVar(&opts.CalibrationQuantizedBins, "calibration-quantized-bins", 128, "quantized levels the entropy method assumes")
 	fl.IntVar(&opts.CalibrationSamples, "calibration-samples", 0, "use at most this many calibration rows (0: all)")
-	fl.IntVar(&opts.BatchSize, "batch-size", 32, "rows per batch for calibration and evaluation")
-	fl.StringVar(&opts.EvalData, "eval-data", "", "compare float and quantized models on this data")
-	fl.StringVar(&opts.EvalLabels, "eval-labels", "", "labels for --eval-data (integer class ids)")
-	fl.StringToStringVar(&opts.InputFields, "input-field", nil, "map a model input to a data field for calibration and eval data: INPUT=FIELD (repeatable)")
-	fl.BoolVar(&opts.Reshape, "reshape", false, "reshape data rows to the model input when the element count matches")
+	opts.DataFlags.AddFlags(fl, cmdutil.DataFlagsConfig{
+		Data:    "labelled data to compare the float and quantized models on",
+		Limit:   "compare on the first N rows of --data only (0: all)",
+		Aliases: map[string]string{"eval-data": "data", "eval-labels": "labels"},
+	})
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fl.BoolVar(&opts.Force, "force", false, "replace the output file if it exists (a regular file only: devices, FIFOs and links are refused)")
 	fl.IntVar(&opts.Bits, "bits", 8, "8 (the modes above) or 4 (weight-only MatMulNBits, activations stay float)")
@@ -238,19 +239,18 @@ func (o *QuantizeOptions) finish(req quant.Request) (quant.Request, error) {
 	if err := co.Validate(); err != nil {
 		return req, cmdutil.FlagErrorf("%v", err)
 	}
-	if o.CalibrationSamples < 0 || o.BatchSize <= 0 || o.Threads < 0 {
-		return req, cmdutil.FlagErrorf("--calibration-samples, --batch-size and --threads must not be negative (and --batch-size > 0)")
+	if err := o.DataFlags.Validate(true); err != nil {
+		return req, err
 	}
-	if o.EvalLabels != "" && o.EvalData == "" {
-		return req, cmdutil.FlagErrorf("--eval-labels needs --eval-data")
+	if o.CalibrationSamples < 0 || o.Threads < 0 {
+		return req, cmdutil.FlagErrorf("--calibration-samples and --threads must not be negative")
 	}
 	req.Input, req.Output = o.Input, o.Output
-	pre := data.Preprocess{Reshape: o.Reshape}
-	req.Calibration = data.Spec{Path: o.CalibrationData, BatchSize: o.BatchSize, Limit: o.CalibrationSamples,
-		InputFields: o.InputFields, Preprocess: pre}
+	// Calibration rows are shaped like --data but carry no labels.
+	req.Calibration = o.SpecFor(o.CalibrationData, "")
+	req.Calibration.LabelColumn, req.Calibration.Limit = "", o.CalibrationSamples
 	req.CalibrationOpts = quant.CalibrationOptions{Collector: co, MaxSamples: o.CalibrationSamples}
-	req.Eval = data.Spec{Path: o.EvalData, LabelsPath: o.EvalLabels, BatchSize: o.BatchSize,
-		InputFields: o.InputFields, Preprocess: pre}
+	req.Eval = o.Spec()
 	req.Session = runtime.SessionOptions{IntraOpThreads: o.Threads}
 	return req, nil
 }
