@@ -26,6 +26,9 @@
 //   - Add, Sub, Mul, Div, Max, Min with implicit broadcasting, Sign, Neg, Abs, Transpose (by
 //     tiles) and ReduceSum/Max/Min (sums in float64), for float32: parallel, over runs instead
 //     of upstream's per-element index walk.
+//   - Elementwise fusion: a compile-time pass merges each tree of those float32 elementwise ops
+//     whose inner results have no other use (BatchNormalization's Sub/Div/Mul/Add, ReLU's
+//     gradient) into its root, evaluated block by block in one pass over memory.
 //
 // Every kernel is deterministic: the work is split by shape only, and each output element is
 // summed in one fixed order, so the same inputs give bit-identical outputs run to run, whatever
@@ -62,6 +65,7 @@ func init() {
 		k, _ := unaryKernelOf(op)
 		extension.SetNodeExecutor(op, extension.PriorityUser, unaryExecutor(k, extension.NodeExecutorOf(op)))
 	}
+	extension.RegisterTransformation(0, fuseElementwise{})
 	extension.SetNodeExecutor(compute.OpTypeTranspose, extension.PriorityUser,
 		transposeExecutor(extension.NodeExecutorOf(compute.OpTypeTranspose)))
 	for _, op := range []compute.OpType{compute.OpTypeReduceSum, compute.OpTypeReduceMax, compute.OpTypeReduceMin} {

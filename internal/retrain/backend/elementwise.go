@@ -139,10 +139,14 @@ func binaryKernelOf(op compute.OpType) (k binaryKernel, ok bool) {
 // binaryExecutor runs float32 nodes of one binary op and hands the rest to previous.
 func binaryExecutor(k binaryKernel, previous extension.NodeExecutor) extension.NodeExecutor {
 	return func(be *extension.Backend, node *extension.Node, inputs []*extension.Buffer, owned []bool) (*extension.Buffer, error) {
+		if d, ok := node.Data.(*fusedNode); ok {
+			return execFused(be, node, d, inputs, owned)
+		}
 		lhs, rhs := inputs[0], inputs[1]
 		a, okA := lhs.Flat.([]float32)
 		b, okB := rhs.Flat.([]float32)
-		if !okA || !okB || lhs.RawShape.Rank() != node.Shape.Rank() || rhs.RawShape.Rank() != node.Shape.Rank() {
+		rank := node.Shape.Rank()
+		if !okA || !okB || (len(a) != 1 && lhs.RawShape.Rank() != rank) || (len(b) != 1 && rhs.RawShape.Rank() != rank) {
 			return previous(be, node, inputs, owned)
 		}
 		// Reuse a donated input of the output's shape, as upstream does.
@@ -177,7 +181,7 @@ func broadcastBinary(k binaryKernel, out, a, b []float32, outS, aS, bS shapes.Sh
 		if d == 1 {
 			continue
 		}
-		af, bf := aS.Dimensions[ax] != 1, bS.Dimensions[ax] != 1
+		af, bf := len(a) != 1 && aS.Dimensions[ax] != 1, len(b) != 1 && bS.Dimensions[ax] != 1
 		if l := len(dims) - 1; l >= 0 && aFull[l] == af && bFull[l] == bf {
 			dims[l] *= d
 			continue

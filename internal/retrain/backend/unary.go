@@ -13,32 +13,51 @@ import (
 func unaryKernelOf(op compute.OpType) (func(out, in []float32), bool) {
 	switch op {
 	case compute.OpTypeSign:
-		return func(out, in []float32) {
-			// Branch-free: activations' signs are close to random.
-			for i, v := range in {
-				out[i] = float32(b2i(v > 0) - b2i(v < 0))
-			}
-		}, true
+		return signKernel, true
 	case compute.OpTypeNeg:
-		return func(out, in []float32) {
-			for i, v := range in {
-				out[i] = -v
-			}
-		}, true
+		return negKernel, true
 	case compute.OpTypeAbs:
-		return func(out, in []float32) {
-			for i, v := range in {
-				out[i] = float32(math.Abs(float64(v)))
-			}
-		}, true
+		return absKernel, true
 	}
 	return nil, false
+}
+
+// signKernel is branch-free: activations' signs are close to random.
+func signKernel(out, in []float32) {
+	out = out[:len(in)]
+	for i, v := range in {
+		var s int32 // selected with conditional moves, not branches
+		if v > 0 {
+			s = 1
+		}
+		if v < 0 {
+			s = -1
+		}
+		out[i] = float32(s)
+	}
+}
+
+func negKernel(out, in []float32) {
+	out = out[:len(in)]
+	for i, v := range in {
+		out[i] = -v
+	}
+}
+
+func absKernel(out, in []float32) {
+	out = out[:len(in)]
+	for i, v := range in {
+		out[i] = math.Float32frombits(math.Float32bits(v) &^ (1 << 31))
+	}
 }
 
 // unaryExecutor runs float32 nodes of a unary op in parallel chunks, in place when the input
 // is donated (as upstream), and hands other dtypes to previous.
 func unaryExecutor(kernel func(out, in []float32), previous extension.NodeExecutor) extension.NodeExecutor {
 	return func(be *extension.Backend, node *extension.Node, inputs []*extension.Buffer, owned []bool) (*extension.Buffer, error) {
+		if d, ok := node.Data.(*fusedNode); ok {
+			return execFused(be, node, d, inputs, owned)
+		}
 		in, ok := inputs[0].Flat.([]float32)
 		if !ok {
 			return previous(be, node, inputs, owned)
@@ -56,11 +75,4 @@ func unaryExecutor(kernel func(out, in []float32), previous extension.NodeExecut
 		forChunks(len(in), func(lo, hi int) { kernel(o[lo:hi], in[lo:hi]) })
 		return out, nil
 	}
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
