@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cast"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // ConfigVersion is the only config file schema version this build reads.
@@ -30,10 +31,13 @@ const ConfigVersion = 1
 // underscores, e.g. serve.addr → MLOPS_SERVE_ADDR), the config file, Default.
 type ConfigKey struct {
 	Name    string   // dotted, lower snake case: "ort_lib", "serve.addr"
-	Default any      // typed zero or default; its type is the key's type
+	Default any      // typed zero or default; its type is the key's type (nil: the flag's)
 	Flag    string   // flag that overrides the key, "" for none
 	Values  []string // allowed values for string keys, nil for any
 	Help    string   // one line, shown by `mlops help config` style listings
+	// Command is the dotted path of the command whose flag Flag is
+	// ("serve", see CommandKey); "" for a flag every command has.
+	Command string
 }
 
 // EnvVar is the environment variable that sets the key.
@@ -70,6 +74,45 @@ func (s *ConfigSchema) Keys() []ConfigKey {
 	return out
 }
 
+// known reports whether a key read from a file is declared, or lies inside
+// a declared key whose value is a mapping (serve.input_field.image).
+func (s *ConfigSchema) known(name string) bool {
+	for key := name; ; {
+		if _, ok := s.lookup(key); ok {
+			return true
+		}
+		i := strings.LastIndex(key, ".")
+		if i < 0 {
+			return false
+		}
+		key = key[:i]
+	}
+}
+
+// knownHint lists the keys that could have been meant: those of the
+// unknown key's section, or the top-level keys and sections.
+func (s *ConfigSchema) knownHint(unknown string) string {
+	section, _, nested := strings.Cut(unknown, ".")
+	var names []string
+	seen := map[string]bool{}
+	for _, k := range s.Keys() {
+		if nested && strings.HasPrefix(k.Name, section+".") {
+			names = append(names, k.Name)
+		}
+	}
+	if len(names) > 0 {
+		return fmt.Sprintf("known keys of %s: %s", section, strings.Join(names, ", "))
+	}
+	for _, k := range s.Keys() {
+		top, _, _ := strings.Cut(k.Name, ".")
+		if !seen[top] {
+			seen[top] = true
+			names = append(names, top)
+		}
+	}
+	return fmt.Sprintf("known keys and sections: %s (each command's flags are keys of its section: serve.addr, quantize.mode)", strings.Join(names, ", "))
+}
+
 func (s *ConfigSchema) lookup(name string) (ConfigKey, bool) {
 	k, ok := s.keys[strings.ToLower(name)]
 	return k, ok
@@ -87,15 +130,21 @@ type LoadOptions struct {
 	Env EnvLookup
 	// Dir is where ./mlops.yaml is looked for; "" means the working directory.
 	Dir string
+	// Command is the running command's dotted path (CommandKey): only its
+	// keys and the global ones are bound to Flags.
+	Command string
 }
 
 // Config is the resolved configuration of one run. It wraps a viper
 // instance private to the run (never the global one).
 type Config struct {
-	v      *viper.Viper
-	file   string
-	schema *ConfigSchema
-	flags  *pflag.FlagSet
+	v       *viper.Viper
+	file    string
+	schema  *ConfigSchema
+	flags   *pflag.FlagSet
+	command string
+	applied map[string]string // key → "env" or "file", for flags ApplyToFlags set
+	raw     map[string]any    // the file as YAML decoded it: viper lower-cases mapping keys
 }
 
 // File is the config file in use, or "" when none was found.
@@ -131,10 +180,13 @@ func (c *Config) Source(key string) string {
 	if !ok {
 		return "unknown"
 	}
+	if src, ok := c.applied[k.Name]; ok {
+		return src
+	}
 	if c.flagChanged(k) {
 		return "flag"
 	}
-	if _, ok := os.LookupEnv(k.EnvVar()); ok {
+	if os.Getenv(k.EnvVar()) != "" { // empty counts as unset, as viper counts it
 		return "env"
 	}
 	if c.file != "" && c.v.InConfig(k.Name) {
@@ -183,7 +235,7 @@ func LoadConfig(opts LoadOptions) (*Config, error) {
 		if err := v.BindEnv(k.Name, k.EnvVar()); err != nil {
 			return nil, &ConfigError{Err: fmt.Errorf("bind %s: %w", k.EnvVar(), err)}
 		}
-		if k.Flag != "" && opts.Flags != nil {
+		if k.Flag != "" && opts.Flags != nil && k.ownedBy(opts.Command) {
 			if f := opts.Flags.Lookup(k.Flag); f != nil {
 				if err := v.BindPFlag(k.Name, f); err != nil {
 					return nil, &ConfigError{Err: fmt.Errorf("bind --%s: %w", k.Flag, err)}
@@ -191,12 +243,13 @@ func LoadConfig(opts LoadOptions) (*Config, error) {
 			}
 		}
 	}
+	var raw map[string]any
 	if path != "" {
-		if err := readConfigFile(v, path, schema); err != nil {
+		if raw, err = readConfigFile(v, path, schema); err != nil {
 			return nil, err
 		}
 	}
-	c := &Config{v: v, file: path, schema: schema, flags: opts.Flags}
+	c := &Config{v: v, file: path, schema: schema, flags: opts.Flags, command: opts.Command, raw: raw}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -231,45 +284,42 @@ func findConfigFile(explicit string, env EnvLookup, dir string) (string, error) 
 	return "", nil
 }
 
-func readConfigFile(v *viper.Viper, path string, schema *ConfigSchema) error {
+func readConfigFile(v *viper.Viper, path string, schema *ConfigSchema) (map[string]any, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return &ConfigError{File: path, Err: err}
+		return nil, &ConfigError{File: path, Err: err}
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, &ConfigError{File: path, Err: fmt.Errorf("not valid YAML: %w", err)}
 	}
 	// Parse once on its own to see exactly which keys the file sets.
 	fileOnly := viper.New()
 	fileOnly.SetConfigType("yaml")
 	if err := fileOnly.ReadConfig(bytes.NewReader(data)); err != nil {
-		return &ConfigError{File: path, Err: fmt.Errorf("not valid YAML: %w", err)}
+		return nil, &ConfigError{File: path, Err: fmt.Errorf("not valid YAML: %w", err)}
 	}
 	if fileOnly.IsSet("version") {
 		ver, err := cast.ToIntE(fileOnly.Get("version"))
 		if err != nil || ver != ConfigVersion {
-			return &ConfigError{File: path, Err: fmt.Errorf("version %v is not supported by this mlops (it reads version %d)", fileOnly.Get("version"), ConfigVersion)}
+			return nil, &ConfigError{File: path, Err: fmt.Errorf("version %v is not supported by this mlops (it reads version %d)", fileOnly.Get("version"), ConfigVersion)}
 		}
 	}
 	var unknown []string
 	for _, key := range fileOnly.AllKeys() {
-		if key == "version" {
-			continue
-		}
-		if _, ok := schema.lookup(key); !ok {
+		if key != "version" && !schema.known(key) {
 			unknown = append(unknown, key)
 		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		names := make([]string, 0, len(schema.keys))
-		for _, k := range schema.Keys() {
-			names = append(names, k.Name)
-		}
-		return &ConfigError{File: path, Err: fmt.Errorf("unknown key(s) %s; known keys: %s",
-			strings.Join(quoteAll(unknown), ", "), strings.Join(names, ", "))}
+		return nil, &ConfigError{File: path, Err: fmt.Errorf("unknown key(s) %s; %s",
+			strings.Join(quoteAll(unknown), ", "), schema.knownHint(unknown[0]))}
 	}
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return &ConfigError{File: path, Err: err}
+		return nil, &ConfigError{File: path, Err: err}
 	}
-	return nil
+	return raw, nil
 }
 
 // validate checks every key's resolved value against its declared type and
@@ -314,7 +364,7 @@ func (c *Config) validate() error {
 }
 
 func (c *Config) flagChanged(k ConfigKey) bool {
-	if k.Flag == "" || c.flags == nil {
+	if k.Flag == "" || c.flags == nil || !k.ownedBy(c.command) {
 		return false
 	}
 	f := c.flags.Lookup(k.Flag)

@@ -91,5 +91,8 @@ func GlobalConfigKeys() []ConfigKey {
 			Help: "output format of commands that report: table, json or markdown"},
 		{Name: KeyORTLib, Default: "", Flag: "ort-lib",
 			Help: "path of the ONNX Runtime shared library (libonnxruntime.so / .dylib)"},
+		{Name: "quiet", Default: false, Flag: "quiet", Help: "print only results and errors, no status messages"},
+		{Name: "verbose", Default: false, Flag: "verbose", Help: "print diagnostic messages to stderr"},
+		{Name: "no_color", Default: false, Flag: "no-color", Help: "never use colour"},
 	}
 }

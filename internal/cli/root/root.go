@@ -68,11 +68,13 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 convert and optimize it, push it to a versioned registry, serve it over the
 KServe v2 / Open Inference Protocol, and evaluate and monitor it.
 
-Configuration, highest precedence first: command-line flags, MLOPS_*
-environment variables (MLOPS_OUTPUT, MLOPS_ORT_LIB, ...; dots in a key become
-underscores), the config file (--config or MLOPS_CONFIG, else
-$XDG_CONFIG_HOME/mlops/config.yaml, else ./mlops.yaml), built-in defaults.
-Unknown keys in the config file are errors.
+Every flag is also a setting. Highest precedence first: the command-line
+flag, an MLOPS_* environment variable, the config file (--config or
+MLOPS_CONFIG, else $XDG_CONFIG_HOME/mlops/config.yaml, else ./mlops.yaml),
+the built-in default. A command's flags are keys of its section, in snake
+case: serve --max-batch-size is serve.max_batch_size in the file and
+MLOPS_SERVE_MAX_BATCH_SIZE in the environment; global flags are top-level
+(output, MLOPS_OUTPUT). Unknown keys in the config file are errors.
 
 ` + cmdutil.ExitCodesHelp,
 		Example: `  mlops inspect model.onnx
@@ -106,12 +108,32 @@ Unknown keys in the config file are errors.
 
 	f.DeclareConfig(cmdutil.GlobalConfigKeys()...)
 	addCommands(cmd, f)
+	// After every command declared its own keys: the rest of the flags.
+	f.DeclareConfig()
+	cmdutil.DeclareCommandFlags(f.Schema, cmd)
 	return cmd
 }
 
 // setup runs before every subcommand: it applies the stream flags and
 // installs the configuration loader bound to this command's parsed flags.
 func setup(f *cmdutil.Factory, g *GlobalOptions, cmd *cobra.Command) error {
+	schema, flags, file, command := f.Schema, cmd.Flags(), g.ConfigFile, cmdutil.CommandKey(cmd)
+	f.Config = cmdutil.OnceConfig(func() (*cmdutil.Config, error) {
+		return cmdutil.LoadConfig(cmdutil.LoadOptions{Schema: schema, Flags: flags, ConfigFile: file, Command: command})
+	})
+	var cfg *cmdutil.Config
+	if cmd.Annotations[cmdutil.AnnotationSkipConfig] == "" {
+		// Load now so a bad config or --output value fails before any
+		// work, and fill the flags the user left unset from the
+		// environment and the file.
+		var err error
+		if cfg, err = f.Config(); err != nil {
+			return err
+		}
+		if err := cfg.ApplyToFlags(); err != nil {
+			return err
+		}
+	}
 	if g.Quiet && g.Verbose {
 		return cmdutil.FlagErrorf("--quiet and --verbose cannot be used together")
 	}
@@ -119,19 +141,7 @@ func setup(f *cmdutil.Factory, g *GlobalOptions, cmd *cobra.Command) error {
 	if g.NoColor {
 		f.IO.SetColorEnabled(false)
 	}
-	schema, flags, file := f.Schema, cmd.Flags(), g.ConfigFile
-	f.Config = cmdutil.OnceConfig(func() (*cmdutil.Config, error) {
-		return cmdutil.LoadConfig(cmdutil.LoadOptions{Schema: schema, Flags: flags, ConfigFile: file})
-	})
-	if cmd.Annotations[cmdutil.AnnotationSkipConfig] != "" {
-		return nil
-	}
-	// Load now so a bad config or --output value fails before any work.
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	if cfg.File() != "" {
+	if cfg != nil && cfg.File() != "" {
 		f.IO.Verbosef("config: %s", cfg.File())
 	}
 	return nil
