@@ -120,8 +120,8 @@ func TestUnknownKeyHints(t *testing.T) {
 		ConfigKey{Name: "serve.input_field", Flag: "input-field", Command: "serve"})
 	dir := t.TempDir()
 	for body, want := range map[string]string{
-		"serve:\n  adr: x\n":                         `"serve.adr"; known keys of serve: serve.addr, serve.input_field`,
-		"srve:\n  addr: x\n":                         `"srve.addr"; known keys and sections: no_color, ort_lib, output, quiet, serve, verbose`,
+		"serve:\n  adr: x\n":                       `"serve.adr"; known keys of serve: serve.addr, serve.input_field`,
+		"srve:\n  addr: x\n":                       `"srve.addr"; known keys and sections: no_color, ort_lib, output, quiet, serve, verbose`,
 		"serve:\n  input_field: {image: pixels}\n": "",
 	} {
 		file := writeFile(t, dir, "c.yaml", body)
