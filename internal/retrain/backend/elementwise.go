@@ -27,17 +27,20 @@ func binaryKernelOf(op compute.OpType) (k binaryKernel, ok bool) {
 	case compute.OpTypeAdd:
 		return binaryKernel{
 			vv: func(o, a, b []float32) {
-				for i := range o {
+				a, b = a[:len(o)], b[:len(o)]
+				for i := accelVV(compute.OpTypeAdd, o, a, b); i < len(o); i++ {
 					o[i] = a[i] + b[i]
 				}
 			},
 			vs: func(o, a []float32, b float32) {
-				for i := range o {
+				a = a[:len(o)]
+				for i := accelVS(compute.OpTypeAdd, o, a, b); i < len(o); i++ {
 					o[i] = a[i] + b
 				}
 			},
 			sv: func(o []float32, a float32, b []float32) {
-				for i := range o {
+				b = b[:len(o)]
+				for i := accelSV(compute.OpTypeAdd, o, a, b); i < len(o); i++ {
 					o[i] = a + b[i]
 				}
 			},
@@ -45,17 +48,20 @@ func binaryKernelOf(op compute.OpType) (k binaryKernel, ok bool) {
 	case compute.OpTypeSub:
 		return binaryKernel{
 			vv: func(o, a, b []float32) {
-				for i := range o {
+				a, b = a[:len(o)], b[:len(o)]
+				for i := accelVV(compute.OpTypeSub, o, a, b); i < len(o); i++ {
 					o[i] = a[i] - b[i]
 				}
 			},
 			vs: func(o, a []float32, b float32) {
-				for i := range o {
+				a = a[:len(o)]
+				for i := accelVS(compute.OpTypeSub, o, a, b); i < len(o); i++ {
 					o[i] = a[i] - b
 				}
 			},
 			sv: func(o []float32, a float32, b []float32) {
-				for i := range o {
+				b = b[:len(o)]
+				for i := accelSV(compute.OpTypeSub, o, a, b); i < len(o); i++ {
 					o[i] = a - b[i]
 				}
 			},
@@ -63,17 +69,20 @@ func binaryKernelOf(op compute.OpType) (k binaryKernel, ok bool) {
 	case compute.OpTypeMul:
 		return binaryKernel{
 			vv: func(o, a, b []float32) {
-				for i := range o {
+				a, b = a[:len(o)], b[:len(o)]
+				for i := accelVV(compute.OpTypeMul, o, a, b); i < len(o); i++ {
 					o[i] = a[i] * b[i]
 				}
 			},
 			vs: func(o, a []float32, b float32) {
-				for i := range o {
+				a = a[:len(o)]
+				for i := accelVS(compute.OpTypeMul, o, a, b); i < len(o); i++ {
 					o[i] = a[i] * b
 				}
 			},
 			sv: func(o []float32, a float32, b []float32) {
-				for i := range o {
+				b = b[:len(o)]
+				for i := accelSV(compute.OpTypeMul, o, a, b); i < len(o); i++ {
 					o[i] = a * b[i]
 				}
 			},
@@ -81,17 +90,20 @@ func binaryKernelOf(op compute.OpType) (k binaryKernel, ok bool) {
 	case compute.OpTypeDiv:
 		return binaryKernel{
 			vv: func(o, a, b []float32) {
-				for i := range o {
+				a, b = a[:len(o)], b[:len(o)]
+				for i := accelVV(compute.OpTypeDiv, o, a, b); i < len(o); i++ {
 					o[i] = a[i] / b[i]
 				}
 			},
 			vs: func(o, a []float32, b float32) {
-				for i := range o {
+				a = a[:len(o)]
+				for i := accelVS(compute.OpTypeDiv, o, a, b); i < len(o); i++ {
 					o[i] = a[i] / b
 				}
 			},
 			sv: func(o []float32, a float32, b []float32) {
-				for i := range o {
+				b = b[:len(o)]
+				for i := accelSV(compute.OpTypeDiv, o, a, b); i < len(o); i++ {
 					o[i] = a / b[i]
 				}
 			},

@@ -25,7 +25,8 @@ func unaryKernelOf(op compute.OpType) (func(out, in []float32), bool) {
 // signKernel is branch-free: activations' signs are close to random.
 func signKernel(out, in []float32) {
 	out = out[:len(in)]
-	for i, v := range in {
+	for i := accelSign(out, in); i < len(in); i++ {
+		v := in[i]
 		var s int32 // selected with conditional moves, not branches
 		if v > 0 {
 			s = 1
