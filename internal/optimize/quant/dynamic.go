@@ -48,16 +48,19 @@ func (r *rewriter) dynamicMatMul(s *scope, n *onnxpb.NodeProto, uses map[string]
 		return why, err
 	}
 	out := n.GetOutput()[0]
+	ft := onnx.TypeOf(c.tensor)
 	inputs := []string{in[0], qw.q, qw.scale, qw.zp}
 	// Fold a following bias Add into the kernel when the MatMul's only
 	// reader is that Add and the other operand is a constant [N] vector.
-	if add, bias := r.biasAdd(s, out, cols, uses); add != nil {
+	if add, bias := r.biasAdd(s, out, cols, uses); add != nil && ft == onnx.Float {
 		inputs = append(inputs, bias)
 		out = add.GetOutput()[0]
 		s.replace[add] = []*onnxpb.NodeProto{}
 	}
+	a, y := r.float32IO(s, n, in[0], out, ft, "DynamicQuantizeMatMul")
+	inputs[0] = a
 	s.replace[n] = []*onnxpb.NodeProto{node("DynamicQuantizeMatMul", "com.microsoft",
-		r.names.fresh(nodeLabel(n)+"_quant"), inputs, []string{out})}
+		r.names.fresh(nodeLabel(n)+"_quant"), inputs, []string{y})}
 	r.lastOut = out
 	r.msOps = true
 	return "", nil
@@ -156,8 +159,10 @@ func (r *rewriter) dynamicGemm(s *scope, n *onnxpb.NodeProto) (string, error) {
 	if biasName != "" {
 		inputs = append(inputs, biasName)
 	}
+	a, y := r.float32IO(s, n, in[0], n.GetOutput()[0], onnx.TypeOf(c.tensor), "DynamicQuantizeMatMul")
+	inputs[0] = a
 	s.replace[n] = []*onnxpb.NodeProto{node("DynamicQuantizeMatMul", "com.microsoft",
-		r.names.fresh(nodeLabel(n)+"_quant"), inputs, []string{n.GetOutput()[0]})}
+		r.names.fresh(nodeLabel(n)+"_quant"), inputs, []string{y})}
 	r.lastOut = n.GetOutput()[0]
 	r.msOps = true
 	return "", nil
@@ -227,11 +232,11 @@ func (r *rewriter) dynamicConv(s *scope, n *onnxpb.NodeProto) (string, error) {
 		s.addInit(zt)
 	}
 	base := nodeLabel(n)
-	xq, xs, xzp := r.dynamicInput(s, n, in[0])
+	x, out := r.float32IO(s, n, in[0], n.GetOutput()[0], onnx.TypeOf(c.tensor), "DynamicQuantizeLinear")
+	xq, xs, xzp := r.dynamicInput(s, n, x)
 	ci := r.names.fresh(base + "_int32")
 	cf := r.names.fresh(base + "_float")
 	sc := r.names.fresh(base + "_scale")
-	out := n.GetOutput()[0]
 	scaled := out
 	if biasName != "" {
 		scaled = r.names.fresh(base + "_nobias")
@@ -250,7 +255,7 @@ func (r *rewriter) dynamicConv(s *scope, n *onnxpb.NodeProto) (string, error) {
 		nodes = append(nodes, node("Add", "", r.names.fresh(base+"_bias"), []string{scaled, biasName}, []string{out}))
 	}
 	s.replace[n] = nodes
-	r.lastOut = out
+	r.lastOut = n.GetOutput()[0]
 	return "", nil
 }
 
@@ -285,6 +290,9 @@ func (r *rewriter) weightOnlyConv(s *scope, n *onnxpb.NodeProto) (string, error)
 	if c == nil {
 		return "weight W is computed at run time", nil
 	}
+	if dt := onnx.TypeOf(c.tensor); dt != onnx.Float {
+		return "weight W is " + dt.String() + ": weight-only Conv quantization (opset < 10) needs float32", nil
+	}
 	qw, why, err := r.weight(c, weightVariant{typ: r.opts.WeightType, perChannel: r.opts.perChannel("Conv"), axis: 0})
 	if why != "" || err != nil {
 		return why, err
@@ -308,9 +316,10 @@ func (r *rewriter) dynamicGather(s *scope, n *onnxpb.NodeProto) (string, error) 
 	}
 	out := n.GetOutput()[0]
 	gq := r.names.fresh(out + "_quantized")
+	_, y := r.float32IO(s, n, "", out, onnx.TypeOf(c.tensor), "DequantizeLinear")
 	s.replace[n] = []*onnxpb.NodeProto{
 		node("Gather", "", r.names.fresh(nodeLabel(n)+"_quant"), []string{qw.q, in[1]}, []string{gq}),
-		node("DequantizeLinear", r.qdqDomain(), r.names.fresh(out+"_dq"), []string{gq, qw.scale, qw.zp}, []string{out}),
+		node("DequantizeLinear", r.qdqDomain(), r.names.fresh(out+"_dq"), []string{gq, qw.scale, qw.zp}, []string{y}),
 	}
 	r.lastOut = out
 	return "", nil
@@ -323,5 +332,5 @@ func isEmbedding(s *scope, n *onnxpb.NodeProto) bool {
 		return false
 	}
 	c := s.resolveConst(n.GetInput()[0])
-	return c != nil && c.tensor.GetDataType() == 1 && len(c.dims()) >= 1 && !c.transposed
+	return c != nil && isFloatType(onnx.TypeOf(c.tensor)) && len(c.dims()) >= 1 && !c.transposed
 }

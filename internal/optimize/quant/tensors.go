@@ -37,10 +37,13 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 		return qw, "", nil
 	}
 	t := c.tensor
-	if onnx.TypeOf(t) != onnx.Float {
-		return nil, fmt.Sprintf("weight %s is %v, not FLOAT", t.GetName(), onnx.TypeOf(t)), nil
+	if dt := onnx.TypeOf(t); dt != onnx.Float && (!isFloatType(dt) || r.opts.Mode != Dynamic) {
+		if isFloatType(dt) {
+			return nil, fmt.Sprintf("weight %s is %v: static mode quantizes float32 models; use --mode dynamic or --bits 4 for %v models", t.GetName(), dt, dt), nil
+		}
+		return nil, fmt.Sprintf("weight %s is %v, not a float type", t.GetName(), dt), nil
 	}
-	data, err := r.reader.float32s(t)
+	data, err := r.reader.floats(t)
 	if err != nil {
 		return nil, "", fmt.Errorf("read weight %s: %w", t.GetName(), err)
 	}
@@ -164,10 +167,10 @@ func int64Tensor(name string, dims []int64, vals []int64) (*onnxpb.TensorProto, 
 
 // constFloats reads a constant float tensor's values and dims.
 func (r *rewriter) constFloats(c *constant) ([]float32, []int64, string, error) {
-	if onnx.TypeOf(c.tensor) != onnx.Float {
-		return nil, nil, fmt.Sprintf("%s is %v, not FLOAT", c.tensor.GetName(), onnx.TypeOf(c.tensor)), nil
+	if !isFloatType(onnx.TypeOf(c.tensor)) {
+		return nil, nil, fmt.Sprintf("%s is %v, not a float type", c.tensor.GetName(), onnx.TypeOf(c.tensor)), nil
 	}
-	v, err := r.reader.float32s(c.tensor)
+	v, err := r.reader.floats(c.tensor)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("read %s: %w", c.tensor.GetName(), err)
 	}
