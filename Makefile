@@ -53,18 +53,19 @@ build:
 	@echo "built $(BIN) ($(VERSION))"
 
 ## services: what only the tests need, built/installed into .deps before go test: the pinned
-## storage emulators the registry tests start (MinIO, fake-gcs-server, Azurite) and goreleaser
-## for `goreleaser check`. Their first build is slow; it does not count against go test's timeout
+## storage emulators the registry tests start (MinIO, fake-gcs-server, Azurite), the IMG.LY
+## float16/int8 model pair from npm (.cache/imgly) and goreleaser for `goreleaser check`. Their first build is slow; it does not count against go test's timeout
 ## and `make demo` does not wait for it.
 services:
 	scripts/services/install.sh
+	scripts/setup-imgly.sh
 	scripts/install-tools.sh goreleaser
 
 ## test: everything CI checks; prints go test's per-package summary
 test: setup services build
 	@mkdir -p .cache
 	@set +e; \
-	MLOPS_REQUIRE_ORT=1 MLOPS_REQUIRE_CORPUS=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee .cache/test.log; \
+	MLOPS_REQUIRE_ORT=1 MLOPS_REQUIRE_CORPUS=1 MLOPS_REQUIRE_IMGLY=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee .cache/test.log; \
 	rc=$${PIPESTATUS[0]}; \
 	echo "== go test summary: $$(grep -cE '^ok ' .cache/test.log) packages ok, $$(grep -cE '^FAIL[[:space:]]' .cache/test.log) failed, $$(grep -cE '^\?' .cache/test.log) without tests"; \
 	grep -E '^(FAIL|--- FAIL)' .cache/test.log || true; \

@@ -24,7 +24,7 @@ type HessianFunc func(ctx context.Context, dims map[string]int) (map[string][]fl
 
 // hessianBudget bounds the Hessians held at once; more inputs take more
 // passes over the calibration data.
-const hessianBudget = 512 << 20
+const hessianBudget = 1 << 30
 
 // NewHessianFunc runs the float model m through ONNX Runtime over the data
 // open returns, with the wanted activations added as outputs (routed out of
