@@ -20,6 +20,15 @@ var ErrNothingToPrune = errors.New("nothing to prune")
 
 // Prune applies o to m in memory and reports what changed. m is modified.
 func Prune(ctx context.Context, m *onnx.Model, o Options) (*Report, error) {
+	st := onnx.NewTensorStream(m, false)
+	defer st.Close()
+	return prune(ctx, m, st, o)
+}
+
+// prune is Prune with tensors read and replaced through st, which for a
+// model with external data keeps one tensor in memory at a time (close st
+// after saving m).
+func prune(ctx context.Context, m *onnx.Model, st *onnx.TensorStream, o Options) (*Report, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -32,7 +41,7 @@ func Prune(ctx context.Context, m *onnx.Model, o Options) (*Report, error) {
 	switch {
 	case o.Structured:
 		r.Mode = "structured"
-		if err := pruneStructured(m, &o, r); err != nil {
+		if err := pruneStructured(m, st, &o, r); err != nil {
 			return nil, err
 		}
 	default:
@@ -44,7 +53,7 @@ func Prune(ctx context.Context, m *onnx.Model, o Options) (*Report, error) {
 		if len(targets) == 0 {
 			return r, fmt.Errorf("%w: no %v weight among the model's initializers passes the selection (see the skipped list)", ErrNothingToPrune, o.OpTypes)
 		}
-		if err := pruneUnstructured(m, targets, &o, r); err != nil {
+		if err := pruneUnstructured(ctx, st, targets, &o, r); err != nil {
 			return nil, err
 		}
 	}
@@ -115,7 +124,9 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 		m, r, search, err = searchSparsity(ctx, rt, src, req, base)
 	} else {
 		m = src.Clone()
-		r, err = Prune(ctx, m, req.Options)
+		st := onnx.NewTensorStream(m, true)
+		defer st.Close() // after the save below: it removes the spill file
+		r, err = prune(ctx, m, st, req.Options)
 	}
 	if err != nil {
 		return r, err

@@ -286,10 +286,14 @@ func (p *channelPlan) consume(g *onnx.Graph, w *onnxpb.TensorProto, axis, block 
 }
 
 // channelNorms returns the criterion norm of every output channel of w.
-func channelNorms(m *onnx.Model, w *onnxpb.TensorProto, axis int, criterion string) ([]float64, error) {
-	vals, err := onnx.AsFloat64s(m, w)
+func channelNorms(st *onnx.TensorStream, w *onnxpb.TensorProto, axis int, criterion string) ([]float64, error) {
+	f32, err := st.Float32s(w)
 	if err != nil {
 		return nil, fmt.Errorf("read weight %q: %w", w.GetName(), err)
+	}
+	vals := make([]float64, len(f32))
+	for i, v := range f32 {
+		vals[i] = float64(v)
 	}
 	dims := w.GetDims()
 	inner := 1
@@ -327,8 +331,8 @@ func keepChannels(norms []float64, remove int) []int {
 }
 
 // sliceTensor keeps the given channels (of block entries each) along axis.
-func sliceTensor(m *onnx.Model, t *onnxpb.TensorProto, axis, block int, keep []int) error {
-	raw, err := onnx.RawBytes(m, t)
+func sliceTensor(st *onnx.TensorStream, t *onnxpb.TensorProto, axis, block int, keep []int) error {
+	raw, err := st.Bytes(t)
 	if err != nil {
 		return fmt.Errorf("read %q: %w", t.GetName(), err)
 	}
@@ -356,12 +360,12 @@ func sliceTensor(m *onnx.Model, t *onnxpb.TensorProto, axis, block int, keep []i
 		}
 	}
 	dims[axis] = int64(len(keep) * block)
-	return onnx.SetRaw(t, dt, dims, out)
+	return st.Set(t, dt, dims, out)
 }
 
 // pruneStructured removes output channels layer by layer in topological
 // order. Groups that cannot be followed are reported as skipped.
-func pruneStructured(m *onnx.Model, o *Options, r *Report) error {
+func pruneStructured(m *onnx.Model, st *onnx.TensorStream, o *Options, r *Report) error {
 	g := m.Graph()
 	order, err := g.Topo()
 	if err != nil {
@@ -395,7 +399,7 @@ func pruneStructured(m *onnx.Model, o *Options, r *Report) error {
 			r.Skipped = append(r.Skipped, Skip{Node: label, Name: plan.weight.GetName(), Reason: fmt.Sprintf("%d parameters, fewer than --min-params %d", count, o.MinParams)})
 			continue
 		}
-		norms, err := channelNorms(m, plan.weight, plan.outAxis, o.Criterion)
+		norms, err := channelNorms(st, plan.weight, plan.outAxis, o.Criterion)
 		if err != nil {
 			return err
 		}
@@ -418,7 +422,7 @@ func pruneStructured(m *onnx.Model, o *Options, r *Report) error {
 				layer.NormRetained = unsq(kept, o.Criterion) / unsq(total, o.Criterion)
 			}
 			for _, e := range plan.edits {
-				if err := sliceTensor(m, e.init, e.axis, e.block, keep); err != nil {
+				if err := sliceTensor(st, e.init, e.axis, e.block, keep); err != nil {
 					return fmt.Errorf("prune %s: %w", label, err)
 				}
 			}
@@ -429,10 +433,11 @@ func pruneStructured(m *onnx.Model, o *Options, r *Report) error {
 		after, _ := onnx.NumElements(plan.weight)
 		layer.ParamsAfter = after
 		layer.ShapeAfter = append([]int64(nil), plan.weight.GetDims()...)
-		_, _, zeros, err := importance(m, plan.weight, o.Criterion)
+		vals, err := st.Float32s(plan.weight)
 		if err != nil {
-			return err
+			return fmt.Errorf("read weight %q: %w", plan.weight.GetName(), err)
 		}
+		_, _, zeros := importance(vals, o.Criterion, nil)
 		layer.SparsityAfter = ratio(zeros, after)
 		r.Layers = append(r.Layers, layer)
 	}

@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -8,22 +9,23 @@ import (
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 )
 
-// importance returns |w| of every element, and the weight's norm under the
-// criterion and its count of zeros.
-func importance(m *onnx.Model, t *onnxpb.TensorProto, criterion string) (imp []float32, norm float64, zeros int64, err error) {
-	vals, err := onnx.AsFloat64s(m, t)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("read weight %q: %w", t.GetName(), err)
+// importance returns |w| of every element (into imp, reused when large
+// enough), and the weight's norm under the criterion and its count of zeros.
+func importance(vals []float32, criterion string, imp []float32) ([]float32, float64, int64) {
+	if cap(imp) < len(vals) {
+		imp = make([]float32, len(vals))
 	}
-	imp = make([]float32, len(vals))
+	imp = imp[:len(vals)]
+	var norm float64
+	var zeros int64
 	for i, v := range vals {
-		a := math.Abs(v)
+		a := math.Abs(float64(v))
 		imp[i] = float32(a)
 		if v == 0 {
 			zeros++
 		}
 		if criterion == CriterionL2 {
-			norm += v * v
+			norm += a * a
 		} else {
 			norm += a
 		}
@@ -31,27 +33,21 @@ func importance(m *onnx.Model, t *onnxpb.TensorProto, criterion string) (imp []f
 	if criterion == CriterionL2 {
 		norm = math.Sqrt(norm)
 	}
-	return imp, norm, zeros, nil
+	return imp, norm, zeros
 }
 
-// applyMask zeroes the masked elements of t in place of its data. Zero bits
-// are +0.0 in every floating-point type, so the raw bytes are cleared
-// directly and nothing else in the tensor changes.
-func applyMask(m *onnx.Model, t *onnxpb.TensorProto, mask []bool) error {
-	raw, err := onnx.RawBytes(m, t)
-	if err != nil {
-		return fmt.Errorf("read weight %q: %w", t.GetName(), err)
-	}
+// applyMask zeroes the masked elements of t's data (raw, its bytes, which
+// this may overwrite) and stores the result through st. Zero bits are +0.0
+// in every floating-point type, so nothing else in the tensor changes.
+func applyMask(st *onnx.TensorStream, t *onnxpb.TensorProto, raw []byte, mask []bool) error {
 	dt := onnx.TypeOf(t)
 	size := dt.ByteSize()
-	out := make([]byte, len(raw))
-	copy(out, raw)
 	for i, z := range mask {
 		if z {
-			clear(out[i*size : (i+1)*size])
+			clear(raw[i*size : (i+1)*size])
 		}
 	}
-	return onnx.SetRaw(t, dt, append([]int64(nil), t.GetDims()...), out)
+	return st.Set(t, dt, append([]int64(nil), t.GetDims()...), raw)
 }
 
 func countTrue(mask []bool) int64 {
@@ -64,60 +60,72 @@ func countTrue(mask []bool) int64 {
 	return n
 }
 
+// weightValues reads a target's bytes and values; both are stream buffers
+// valid until the next read.
+func weightValues(st *onnx.TensorStream, t *onnxpb.TensorProto, f32 []float32) ([]byte, []float32, error) {
+	raw, err := st.Bytes(t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read weight %q: %w", t.GetName(), err)
+	}
+	dt := onnx.TypeOf(t)
+	if dt != onnx.Float && dt != onnx.Float16 && dt != onnx.BFloat16 && dt != onnx.Double {
+		return nil, nil, fmt.Errorf("weight %q is %v, not a float type", t.GetName(), dt)
+	}
+	return raw, onnx.DecodeFloats(dt, raw, f32), nil
+}
+
 // pruneUnstructured zeroes weights by magnitude (layer or global scope) or
-// by an N:M pattern, and reports each layer.
-func pruneUnstructured(m *onnx.Model, targets []*target, o *Options, r *Report) error {
+// by an N:M pattern, and reports each layer. Weights are read, masked and
+// written back one at a time; global scope first finds its threshold in two
+// passes of radix histograms over the magnitudes' float32 bits (monotonic
+// for non-negative floats), so memory does not grow with the model.
+func pruneUnstructured(ctx context.Context, st *onnx.TensorStream, targets []*target, o *Options, r *Report) error {
 	nm, isNM, err := ParsePattern(o.Pattern)
 	if err != nil {
 		return err
 	}
-	imps := make([][]float32, len(targets))
-	norms := make([]float64, len(targets))
-	layers := make([]Layer, len(targets))
-	for i, tg := range targets {
-		imp, norm, zeros, err := importance(m, tg.init, o.Criterion)
+	var global *globalThreshold
+	if !isNM && o.Scope == ScopeGlobal {
+		if global, err = findGlobalThreshold(ctx, st, targets, o.Sparsity); err != nil {
+			return err
+		}
+	}
+	var f32, imp []float32
+	for _, tg := range targets {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		raw, vals, err := weightValues(st, tg.init, f32)
 		if err != nil {
 			return err
 		}
-		imps[i], norms[i] = imp, norm
+		f32 = vals
+		var norm float64
+		var zeros int64
+		imp, norm, zeros = importance(vals, o.Criterion, imp)
 		n := int64(len(imp))
-		layers[i] = Layer{
+		layer := Layer{
 			Name: tg.init.GetName(), Node: nodeID(tg.node), OpType: tg.node.GetOpType(),
 			Shape: append([]int64(nil), tg.init.GetDims()...), Params: n, ParamsAfter: n,
 			SparsityBefore: ratio(zeros, n),
 		}
-	}
-
-	masks := make([][]bool, len(targets))
-	switch {
-	case isNM:
-		for i, tg := range targets {
+		var mask []bool
+		switch {
+		case isNM:
 			if tg.inAxis < 0 {
 				r.Skipped = append(r.Skipped, Skip{Name: tg.init.GetName(), Node: nodeID(tg.node), Reason: "input dimension of the weight is unknown, so N:M groups cannot be formed"})
 				continue
 			}
-			masks[i] = nmMask(imps[i], tg.init.GetDims(), tg.inAxis, nm.N, nm.M)
-		}
-	case o.Scope == ScopeGlobal:
-		total := 0
-		for _, v := range imps {
-			total += len(v)
-		}
-		masks = smallestMask(imps, roundHalfEven(o.Sparsity*float64(total)))
-	default:
-		for i, v := range imps {
-			masks[i] = smallestMask([][]float32{v}, roundHalfEven(o.Sparsity*float64(len(v))))[0]
-		}
-	}
-
-	for i, tg := range targets {
-		if masks[i] == nil {
-			continue
+			mask = nmMask(imp, tg.init.GetDims(), tg.inAxis, nm.N, nm.M)
+		case global != nil:
+			mask = global.mask(imp)
+		default:
+			mask = smallestMask([][]float32{imp}, roundHalfEven(o.Sparsity*float64(len(imp))))[0]
 		}
 		var keptNorm float64
-		zeros := countTrue(masks[i])
-		for j, x := range imps[i] {
-			if masks[i][j] {
+		zeros = countTrue(mask)
+		for j, x := range imp {
+			if mask[j] {
 				continue
 			}
 			if x == 0 {
@@ -132,17 +140,104 @@ func pruneUnstructured(m *onnx.Model, targets []*target, o *Options, r *Report) 
 		if o.Criterion == CriterionL2 {
 			keptNorm = math.Sqrt(keptNorm)
 		}
-		if err := applyMask(m, tg.init, masks[i]); err != nil {
+		if err := applyMask(st, tg.init, raw, mask); err != nil {
 			return err
 		}
-		layers[i].SparsityAfter = ratio(zeros, layers[i].Params)
-		layers[i].NormRetained = 1
-		if norms[i] > 0 {
-			layers[i].NormRetained = keptNorm / norms[i]
+		layer.SparsityAfter = ratio(zeros, layer.Params)
+		layer.NormRetained = 1
+		if norm > 0 {
+			layer.NormRetained = keptNorm / norm
 		}
-		r.Layers = append(r.Layers, layers[i])
+		r.Layers = append(r.Layers, layer)
 	}
 	return nil
+}
+
+// globalThreshold is the k-th smallest magnitude over all targets, and how
+// many elements equal to it are still to be pruned (ties go to the first
+// ones in target order, as smallestMask does).
+type globalThreshold struct {
+	thr   float32
+	atThr int64
+	none  bool // k == 0
+}
+
+func (g *globalThreshold) mask(imp []float32) []bool {
+	mask := make([]bool, len(imp))
+	if g.none {
+		return mask
+	}
+	for j, x := range imp {
+		if x < g.thr || (x == g.thr && g.atThr > 0) {
+			if x == g.thr {
+				g.atThr--
+			}
+			mask[j] = true
+		}
+	}
+	return mask
+}
+
+// findGlobalThreshold reads every target twice: a histogram of the high 16
+// bits of each magnitude, then of the low 16 bits inside the bin that holds
+// the k-th smallest.
+func findGlobalThreshold(ctx context.Context, st *onnx.TensorStream, targets []*target, sparsity float64) (*globalThreshold, error) {
+	var f32, imp []float32
+	pass := func(fn func(bits uint32)) (int64, error) {
+		var total int64
+		for _, tg := range targets {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			_, vals, err := weightValues(st, tg.init, f32)
+			if err != nil {
+				return 0, err
+			}
+			f32 = vals
+			imp, _, _ = importance(vals, CriterionL1, imp)
+			for _, x := range imp {
+				fn(math.Float32bits(x))
+			}
+			total += int64(len(imp))
+		}
+		return total, nil
+	}
+	hi := make([]int64, 1<<16)
+	total, err := pass(func(b uint32) { hi[b>>16]++ })
+	if err != nil {
+		return nil, err
+	}
+	k := int64(roundHalfEven(sparsity * float64(total)))
+	if k <= 0 || total == 0 {
+		return &globalThreshold{none: true}, nil
+	}
+	k = min(k, total)
+	// The k-th smallest (1-based) lies in the first high bin whose
+	// cumulative count reaches k.
+	var below int64
+	bin := 0
+	for ; bin < len(hi); bin++ {
+		if below+hi[bin] >= k {
+			break
+		}
+		below += hi[bin]
+	}
+	lo := make([]int64, 1<<16)
+	if _, err := pass(func(b uint32) {
+		if int(b>>16) == bin {
+			lo[b&0xffff]++
+		}
+	}); err != nil {
+		return nil, err
+	}
+	low := 0
+	for ; low < len(lo); low++ {
+		if below+lo[low] >= k {
+			break
+		}
+		below += lo[low]
+	}
+	return &globalThreshold{thr: math.Float32frombits(uint32(bin)<<16 | uint32(low)), atThr: k - below}, nil
 }
 
 func ratio(a, b int64) float64 {
