@@ -101,24 +101,32 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 		rep.Steps = append(rep.Steps, "export-"+req.Framework.Framework)
 	}
 	sourceModelExternal := externalCount(m)
+	// Rewritten tensors of a model with external data go to a spill file
+	// that the save below copies; closing the stream removes it.
+	st := onnx.NewTensorStream(m, true)
+	defer st.Close()
 	if err := prepare(m, req, rep); err != nil {
 		return nil, err
 	}
 	// Verification measures what the numeric steps (optimize, fp16) did to
 	// the model the user asked for: after weight import and fixed dims.
 	var reference *onnx.Model
-	if req.Verify {
+	large := tooLargeToRun(m)
+	if req.Verify && large == "" {
 		reference = m.Clone()
 		defer reference.Close()
 	}
-	if err := transform(ctx, rt, m, req, rep); err != nil {
+	if err := transform(ctx, rt, m, st, req, rep); err != nil {
 		return nil, err
 	}
 	if err := onnx.Check(m); err != nil {
 		return nil, fmt.Errorf("the converted model does not pass the ONNX checker although %s does: a bug in mlops convert (please report this): %w", req.Input, err)
 	}
 	var devs []Deviation
-	if req.Verify {
+	if req.Verify && large != "" {
+		rep.VerifySkipped = large
+	}
+	if req.Verify && large == "" {
 		var err error
 		devs, err = verify(ctx, rt, reference, m, req.Seed)
 		var refErr *referenceError
@@ -192,13 +200,13 @@ func upgrade(m *onnx.Model, req Request, rep *Report) error {
 	return nil
 }
 
-func transform(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, req Request, rep *Report) error {
+func transform(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, st *onnx.TensorStream, req Request, rep *Report) error {
 	var err error
 	if err := upgrade(m, req, rep); err != nil {
 		return err
 	}
 	if req.Optimize {
-		o, err := optimize(ctx, rt, m)
+		o, err := optimize(ctx, rt, m, st)
 		if err != nil {
 			return fmt.Errorf("optimize: %w", err)
 		}
@@ -206,7 +214,7 @@ func transform(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, req Requ
 		rep.Steps = append(rep.Steps, "optimize")
 	}
 	if req.FP16 {
-		f, err := toFloat16(ctx, rt, m, req.FP16Options)
+		f, err := toFloat16(ctx, rt, m, st, req.FP16Options)
 		if err != nil {
 			return fmt.Errorf("fp16: %w", err)
 		}

@@ -136,7 +136,7 @@ func TestCorpusTransforms(t *testing.T) {
 		// --optimize
 		opt.ran++
 		c := m.Clone()
-		if _, err := optimize(ctx, rt, c); err != nil {
+		if _, err := optimize(ctx, rt, c, onnx.NewTensorStream(c, false)); err != nil {
 			t.Errorf("%s: optimize: %v", name, err)
 		} else if err := onnx.Check(c); err != nil {
 			t.Errorf("%s: optimized model fails the checker: %v", name, err)
@@ -159,7 +159,7 @@ func TestCorpusTransforms(t *testing.T) {
 		// --fp16 --keep-io-types
 		half.ran++
 		c = m.Clone()
-		if _, err := toFloat16(ctx, rt, c, FP16Options{KeepIOTypes: true}); err != nil {
+		if _, err := toFloat16(ctx, rt, c, onnx.NewTensorStream(c, false), FP16Options{KeepIOTypes: true}); err != nil {
 			reasons[firstWords(err)]++
 			t.Logf("%s: fp16: %v", name, err)
 		} else if err := onnx.Check(c); err != nil {

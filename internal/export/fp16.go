@@ -2,6 +2,8 @@ package export
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -45,8 +47,12 @@ type FP16Report struct {
 	CastsInserted       int `json:"casts_inserted"`
 	ValuesClamped       int `json:"values_clamped"`
 	// TypesFromRules is set when the model could not run on synthetic
-	// inputs and element types came from declarations and op rules.
+	// inputs (or is too large to run in memory) and element types came from
+	// declarations and op rules.
 	TypesFromRules bool `json:"types_from_rules,omitempty"`
+	// LoadCheckSkipped says why the result was not loaded into ONNX
+	// Runtime to prove it valid (a model too large to hold in memory).
+	LoadCheckSkipped string `json:"load_check_skipped,omitempty"`
 }
 
 const fp16Max = 65504
@@ -54,7 +60,7 @@ const fp16Max = 65504
 // toFloat16 converts model m's float32 computation to float16. Element
 // types come from ONNX Runtime (valueTypes); each float value keeps one
 // "home" precision and Casts are inserted where a reader needs the other.
-func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, o FP16Options) (FP16Report, error) {
+func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, st *onnx.TensorStream, o FP16Options) (FP16Report, error) {
 	var rep FP16Report
 	g := m.Graph()
 	nodesByName := map[string]bool{}
@@ -70,7 +76,14 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, o FP16Op
 	if len(missing) > 0 {
 		return rep, fmt.Errorf("--block-nodes: no node named %s in the top-level graph; `mlops inspect --nodes` lists node names", strings.Join(missing, ", "))
 	}
-	types, err := valueTypes(ctx, rt, m)
+	large := tooLargeToRun(m)
+	var types map[string]onnx.DataType
+	var err error
+	if large != "" {
+		err = errors.New(large)
+	} else {
+		types, err = valueTypes(ctx, rt, m)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
@@ -110,7 +123,7 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, o FP16Op
 		if !all {
 			continue
 		}
-		n, err := tensorToFloat16(m, t)
+		n, err := tensorToFloat16(st, t)
 		if err != nil {
 			return rep, fmt.Errorf("initializer %s: %w", t.GetName(), err)
 		}
@@ -212,6 +225,10 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, o FP16Op
 			setElemType(vi, onnx.Float16)
 		}
 	}
+	if large != "" {
+		rep.LoadCheckSkipped = large
+		return rep, nil
+	}
 	if err := loads(ctx, rt, m); err != nil {
 		how := ""
 		if rep.TypesFromRules {
@@ -230,8 +247,8 @@ func setElemType(vi *onnxpb.ValueInfoProto, dt onnx.DataType) {
 
 // tensorToFloat16 rewrites a float32 tensor as float16, clamping to the
 // float16 range; it returns how many values were clamped.
-func tensorToFloat16(m *onnx.Model, t *onnxpb.TensorProto) (int, error) {
-	v, err := onnx.Float32s(m, t)
+func tensorToFloat16(st *onnx.TensorStream, t *onnxpb.TensorProto) (int, error) {
+	v, err := st.Float32s(t)
 	if err != nil {
 		return 0, err
 	}
@@ -244,9 +261,11 @@ func tensorToFloat16(m *onnx.Model, t *onnxpb.TensorProto) (int, error) {
 			v[i] = float32(math.Copysign(fp16Max, float64(x)))
 		}
 	}
-	t.ExternalData = nil
-	t.DataLocation = nil
-	return clamped, onnx.SetFromFloat32s(t, onnx.Float16, t.Dims, v)
+	half := make([]byte, 2*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(half[2*i:], onnx.Float32ToFloat16(x))
+	}
+	return clamped, st.Set(t, onnx.Float16, append([]int64(nil), t.Dims...), half)
 }
 
 // halfAttributes moves the float32 types and tensors held in attributes of
@@ -267,7 +286,7 @@ func halfAttributes(m *onnx.Model, n *onnxpb.NodeProto, rep *FP16Report) error {
 		case n.GetOpType() == "Cast" && a.GetName() == "to" && a.GetI() == int64(onnx.Float):
 			a.I = ptr(int64(onnx.Float16))
 		case a.T != nil && onnx.TypeOf(a.T) == onnx.Float:
-			c, err := tensorToFloat16(m, a.T)
+			c, err := tensorToFloat16(onnx.NewTensorStream(m, false), a.T)
 			if err != nil {
 				return err
 			}

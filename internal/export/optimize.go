@@ -26,7 +26,7 @@ type OptimizeReport struct {
 
 // optimize runs the graph passes in order on the top-level graph. Constant
 // folding needs rt; with a nil runtime it is skipped.
-func optimize(ctx context.Context, rt *runtime.Runtime, m *onnx.Model) (OptimizeReport, error) {
+func optimize(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, st *onnx.TensorStream) (OptimizeReport, error) {
 	var rep OptimizeReport
 	g := m.Graph()
 	rep.IdentityRemoved = removeIdentities(g)
@@ -49,7 +49,7 @@ func optimize(ctx context.Context, rt *runtime.Runtime, m *onnx.Model) (Optimize
 		return rep, err
 	}
 	rep.DeadNodesRemoved = g.RemoveDeadNodes()
-	rep.InitializersDeduped, err = dedupInitializers(m, g)
+	rep.InitializersDeduped, err = dedupInitializers(st, g)
 	if err != nil {
 		return rep, err
 	}
@@ -360,7 +360,7 @@ func fuseGemm(m *onnx.Model, g *onnx.Graph) (int, error) {
 
 // dedupInitializers points every use of an initializer whose type, shape
 // and bytes equal an earlier one at the earlier one.
-func dedupInitializers(m *onnx.Model, g *onnx.Graph) (int, error) {
+func dedupInitializers(st *onnx.TensorStream, g *onnx.Graph) (int, error) {
 	type key struct {
 		dt   onnx.DataType
 		dims string
@@ -372,7 +372,7 @@ func dedupInitializers(m *onnx.Model, g *onnx.Graph) (int, error) {
 		if g.IsInput(t.GetName()) || g.IsGraphOutput(t.GetName()) {
 			continue
 		}
-		raw, err := onnx.RawBytes(m, t)
+		raw, err := st.Bytes(t)
 		if err != nil {
 			continue // strings and odd layouts are left alone
 		}

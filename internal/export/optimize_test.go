@@ -84,7 +84,7 @@ func TestOptimizePasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := m.Clone()
-	rep, err := optimize(context.Background(), rt, m)
+	rep, err := optimize(context.Background(), rt, m, onnx.NewTensorStream(m, false))
 	if err != nil {
 		t.Fatal(err)
 	}
