@@ -5,7 +5,7 @@
 // window, evaluates gates, and renders the result as Prometheus metrics or an HTML report.
 //
 // The package knows nothing about the command line: callers resolve flags and configuration and pass
-// an Options value. It holds no package-level mutable state and reads no environment variables.
+// a Request. It holds no package-level mutable state and reads no environment variables.
 // Malformed payload-log lines are skipped and counted, never fatal; bad reference data or labels are
 // errors that say what was wrong.
 package monitor

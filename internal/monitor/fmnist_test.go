@@ -115,7 +115,7 @@ func TestFMNISTDrift(t *testing.T) {
 	writeImageLogs(t, same, x, 5000, 7000, func(v float32) float32 { return v })
 	writeImageLogs(t, shifted, x, 5000, 7000, func(v float32) float32 { return 0.2 + 0.7*v })
 	ctx := context.Background()
-	r, err := Run(ctx, Options{Reference: ref, Current: same})
+	r, err := Run(ctx, Request{Reference: ref, Current: same})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestFMNISTDrift(t *testing.T) {
 	if m := r.Drift.Features[14*28+14].Method; m != MethodWasserstein {
 		t.Errorf("centre pixel compared with %s, want wasserstein", m)
 	}
-	r, err = Run(ctx, Options{Reference: ref, Current: shifted})
+	r, err = Run(ctx, Request{Reference: ref, Current: shifted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,14 +152,14 @@ func BenchmarkRunFMNIST(b *testing.B) {
 	ctx := context.Background()
 	b.Run("read-logs", func(b *testing.B) {
 		for b.Loop() {
-			if _, _, err := readLogsFrame(ctx, cur, nil, NewDictionary(), Options{}); err != nil {
+			if _, _, err := readLogsFrame(ctx, cur, nil, NewDictionary(), Request{}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("run", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := Run(ctx, Options{Reference: ref, Current: cur}); err != nil {
+			if _, err := Run(ctx, Request{Reference: ref, Current: cur}); err != nil {
 				b.Fatal(err)
 			}
 		}

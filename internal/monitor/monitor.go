@@ -11,8 +11,8 @@ import (
 	"github.com/mlops-dev/mlops/internal/gate"
 )
 
-// Options configures Run. The CLI fills it from flags.
-type Options struct {
+// Request configures Run. The CLI fills it from flags.
+type Request struct {
 	Reference string // dataset file or payload logs (folder, .jsonl[.gz], blob URL)
 	// ReferenceLogs forces how Reference is read: nil = detect (IsPayloadLog).
 	ReferenceLogs *bool
@@ -67,7 +67,7 @@ type CurrentInfo struct {
 // Run reads the current payload logs and the reference, compares them, joins labels and evaluates
 // gates. It returns an error only when the inputs cannot be used at all; malformed log lines are
 // counted in the report.
-func Run(ctx context.Context, o Options) (*Report, error) {
+func Run(ctx context.Context, o Request) (*Report, error) {
 	if o.Window == 0 {
 		o.Window = time.Hour
 	}
@@ -104,7 +104,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if isLogs {
 		var refStats LogStats
-		ref, refStats, err = readLogsFrame(ctx, o.Reference, nil, dict, Options{Model: o.Model, Output: o.Output})
+		ref, refStats, err = readLogsFrame(ctx, o.Reference, nil, dict, Request{Model: o.Model, Output: o.Output})
 		if err != nil {
 			return nil, fmt.Errorf("reference: %w", err)
 		}
@@ -158,7 +158,7 @@ func predictionMethod(m Method) Method {
 	return m
 }
 
-func readLogsFrame(ctx context.Context, path string, loc *Location, dict *Dictionary, o Options) (*Frame, LogStats, error) {
+func readLogsFrame(ctx context.Context, path string, loc *Location, dict *Dictionary, o Request) (*Frame, LogStats, error) {
 	var stats LogStats
 	if loc == nil {
 		l, err := OpenLocation(ctx, path)

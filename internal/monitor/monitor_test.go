@@ -77,7 +77,7 @@ func newScenario(t *testing.T, refRows, curRows int, shift float64, flipAfter in
 func TestRunNoShiftPasses(t *testing.T) {
 	s := newScenario(t, 800, 600, 0, 1<<30)
 	gates := []gate.Expr{{Metric: "accuracy", Op: gate.GE, Value: 0.99}}
-	r, err := Run(context.Background(), Options{Reference: s.ref, Current: s.logs, Labels: s.labels, Window: time.Hour, Gates: gates})
+	r, err := Run(context.Background(), Request{Reference: s.ref, Current: s.logs, Labels: s.labels, Window: time.Hour, Gates: gates})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestRunNoShiftPasses(t *testing.T) {
 func TestRunDetectsMeanShiftAndLabelFlip(t *testing.T) {
 	s := newScenario(t, 800, 600, 0.6, 300)
 	gates := []gate.Expr{{Metric: "accuracy", Op: gate.GE, Value: 0.9}, {Metric: "min_accuracy", Op: gate.GE, Value: 0.9}}
-	r, err := Run(context.Background(), Options{Reference: s.ref, Current: s.logs, Labels: s.labels, Window: time.Hour, Gates: gates,
+	r, err := Run(context.Background(), Request{Reference: s.ref, Current: s.logs, Labels: s.labels, Window: time.Hour, Gates: gates,
 		Drift: DriftOptions{DriftShare: 0.3}})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestRunDetectsMeanShiftAndLabelFlip(t *testing.T) {
 func TestRunReferenceFromLogsComparesPredictions(t *testing.T) {
 	base := newScenario(t, 10, 1500, 0, 1<<30)
 	shifted := newScenario(t, 10, 1500, 2.0, 1<<30) // a large shift of x[0] moves predictions towards class 0
-	r, err := Run(context.Background(), Options{Reference: base.logs, Current: shifted.logs})
+	r, err := Run(context.Background(), Request{Reference: base.logs, Current: shifted.logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,14 +164,14 @@ func TestRunBadInput(t *testing.T) {
 	os.WriteFile(mismatch, []byte(`{"request_id":"req-0","label":[1,0]}`+"\n"), 0o644)
 
 	for name, tc := range map[string]struct {
-		o    Options
+		o    Request
 		want string
 	}{
-		"no usable records": {Options{Reference: s.ref, Current: empty}, "no usable payload-log records"},
-		"empty folder":      {Options{Reference: s.ref, Current: t.TempDir()}, "*.jsonl"},
-		"reference width":   {Options{Reference: wrongWidth, Current: s.logs}, "reference"},
-		"missing reference": {Options{Reference: filepath.Join(s.dir, "nope.npy"), Current: s.logs}, "nope.npy"},
-		"labels missing":    {Options{Reference: s.ref, Current: s.logs, Labels: filepath.Join(s.dir, "nope.jsonl")}, "labels"},
+		"no usable records": {Request{Reference: s.ref, Current: empty}, "no usable payload-log records"},
+		"empty folder":      {Request{Reference: s.ref, Current: t.TempDir()}, "*.jsonl"},
+		"reference width":   {Request{Reference: wrongWidth, Current: s.logs}, "reference"},
+		"missing reference": {Request{Reference: filepath.Join(s.dir, "nope.npy"), Current: s.logs}, "nope.npy"},
+		"labels missing":    {Request{Reference: s.ref, Current: s.logs, Labels: filepath.Join(s.dir, "nope.jsonl")}, "labels"},
 	} {
 		_, err := Run(ctx, tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -181,7 +181,7 @@ func TestRunBadInput(t *testing.T) {
 		}
 	}
 	// A label count that does not match the request's rows is counted, not fatal.
-	r, err := Run(ctx, Options{Reference: s.ref, Current: s.logs, Labels: mismatch})
+	r, err := Run(ctx, Request{Reference: s.ref, Current: s.logs, Labels: mismatch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestRunBadInput(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := Run(cctx, Options{Reference: s.ref, Current: s.logs}); err == nil {
+	if _, err := Run(cctx, Request{Reference: s.ref, Current: s.logs}); err == nil {
 		t.Error("cancelled run: no error")
 	}
 }
@@ -233,7 +233,7 @@ func TestRunReferenceLabelsGivePredictionDrift(t *testing.T) {
 		sb.WriteString("1\n")
 	}
 	os.WriteFile(refLabels, []byte(sb.String()), 0o644)
-	r, err := Run(context.Background(), Options{Reference: s.ref, ReferenceLabels: refLabels, Current: s.logs})
+	r, err := Run(context.Background(), Request{Reference: s.ref, ReferenceLabels: refLabels, Current: s.logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,14 +242,14 @@ func TestRunReferenceLabelsGivePredictionDrift(t *testing.T) {
 	}
 	noOutputs := filepath.Join(s.dir, "noout.jsonl")
 	os.WriteFile(noOutputs, []byte(`{"ts":"2026-11-28T10:00:00Z","request_id":"a","model":"tab","inputs":[{"name":"x","datatype":"FP32","shape":[2,3],"data":[0,1,5,1,0,4]}]}`+"\n"), 0o644)
-	r, err = Run(context.Background(), Options{Reference: s.ref, ReferenceLabels: refLabels, Current: noOutputs})
+	r, err = Run(context.Background(), Request{Reference: s.ref, ReferenceLabels: refLabels, Current: noOutputs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.PredictionDrift != nil || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "no outputs") {
 		t.Errorf("logs without outputs: prediction drift %v, warnings %q", r.PredictionDrift, r.Warnings)
 	}
-	if _, err := Run(context.Background(), Options{Reference: s.logs, ReferenceLabels: refLabels, Current: s.logs}); err == nil {
+	if _, err := Run(context.Background(), Request{Reference: s.logs, ReferenceLabels: refLabels, Current: s.logs}); err == nil {
 		t.Error("--reference-labels with a logs reference: no error")
 	}
 }

@@ -17,7 +17,7 @@ import (
 func sampleReport(t *testing.T) *Report {
 	t.Helper()
 	s := newScenario(t, 300, 300, 0.8, 150)
-	r, err := Run(context.Background(), Options{Reference: s.ref, Current: s.logs, Labels: s.labels,
+	r, err := Run(context.Background(), Request{Reference: s.ref, Current: s.logs, Labels: s.labels,
 		Gates: []gate.Expr{{Metric: "accuracy", Op: gate.GE, Value: 0.9}}, Drift: DriftOptions{DriftShare: 0.3}, Now: func() time.Time { return t0.Add(3 * time.Hour) }})
 	if err != nil {
 		t.Fatal(err)

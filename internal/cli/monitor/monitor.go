@@ -150,7 +150,7 @@ func monitorRun(ctx context.Context, opts *MonitorOptions) error {
 	if err != nil {
 		return err
 	}
-	copts, err := coreOptions(opts)
+	req, err := coreRequest(opts)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func monitorRun(ctx context.Context, opts *MonitorOptions) error {
 		return err
 	}
 	opts.IO.Statusf("reading %s and %s", opts.Current, opts.Reference)
-	r, err := core.Run(ctx, copts)
+	r, err := core.Run(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -232,47 +232,47 @@ func monitorRun(ctx context.Context, opts *MonitorOptions) error {
 }
 
 // coreOptions validates the flags and turns them into internal/monitor options.
-func coreOptions(opts *MonitorOptions) (core.Options, error) {
+func coreRequest(opts *MonitorOptions) (core.Request, error) {
 	method, err := core.ParseMethod(opts.Method)
 	if err != nil {
-		return core.Options{}, &cmdutil.FlagError{Err: err}
+		return core.Request{}, &cmdutil.FlagError{Err: err}
 	}
 	if opts.Window <= 0 {
-		return core.Options{}, cmdutil.FlagErrorf("--window %v must be positive", opts.Window)
+		return core.Request{}, cmdutil.FlagErrorf("--window %v must be positive", opts.Window)
 	}
 	if opts.Threshold < 0 {
-		return core.Options{}, cmdutil.FlagErrorf("--threshold %v must not be negative", opts.Threshold)
+		return core.Request{}, cmdutil.FlagErrorf("--threshold %v must not be negative", opts.Threshold)
 	}
 	if opts.DriftShare <= 0 || opts.DriftShare > 1 {
-		return core.Options{}, cmdutil.FlagErrorf("--drift-share %v must be in (0,1]", opts.DriftShare)
+		return core.Request{}, cmdutil.FlagErrorf("--drift-share %v must be in (0,1]", opts.DriftShare)
 	}
 	if opts.ReferenceRows < 0 || opts.MaxFeatures < 0 {
-		return core.Options{}, cmdutil.FlagErrorf("--reference-rows and --max-features must not be negative")
+		return core.Request{}, cmdutil.FlagErrorf("--reference-rows and --max-features must not be negative")
 	}
 	var gates []gate.Expr
 	for _, g := range opts.Gates {
 		parsed, err := core.ParseGate(g)
 		if err != nil {
-			return core.Options{}, &cmdutil.FlagError{Err: err}
+			return core.Request{}, &cmdutil.FlagError{Err: err}
 		}
 		gates = append(gates, parsed)
 	}
 	if opts.Push != "" && !strings.HasPrefix(opts.Push, "http://") && !strings.HasPrefix(opts.Push, "https://") {
-		return core.Options{}, cmdutil.FlagErrorf("--push %q must be an http:// or https:// Pushgateway URL", opts.Push)
+		return core.Request{}, cmdutil.FlagErrorf("--push %q must be an http:// or https:// Pushgateway URL", opts.Push)
 	}
 	now := opts.Now()
 	since, err := parseTime("--since", opts.Since, now)
 	if err != nil {
-		return core.Options{}, err
+		return core.Request{}, err
 	}
 	until, err := parseTime("--until", opts.Until, now)
 	if err != nil {
-		return core.Options{}, err
+		return core.Request{}, err
 	}
 	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
-		return core.Options{}, cmdutil.FlagErrorf("--since %s is not before --until %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
+		return core.Request{}, cmdutil.FlagErrorf("--since %s is not before --until %s", since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
-	return core.Options{
+	return core.Request{
 		Reference: opts.Reference, ReferenceLabels: opts.RefLabels, Current: opts.Current, Labels: opts.Labels, Window: opts.Window,
 		Model: opts.Model, Output: opts.PredOutput, Since: since, Until: until, ReferenceRows: opts.ReferenceRows,
 		Drift: core.DriftOptions{Method: method, Threshold: opts.Threshold, DriftShare: opts.DriftShare},

@@ -50,7 +50,7 @@ func TestCoreOptionsValidation(t *testing.T) {
 	}
 	o := base()
 	o.Since, o.Until = "24h", "2026-11-28T12:00:00Z"
-	c, err := coreOptions(o)
+	c, err := coreRequest(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestCoreOptionsValidation(t *testing.T) {
 	} {
 		o := base()
 		mutate(o)
-		_, err := coreOptions(o)
+		_, err := coreRequest(o)
 		var fe *cmdutil.FlagError
 		if !errors.As(err, &fe) {
 			t.Errorf("%s: want a FlagError (exit 2), got %v", name, err)
