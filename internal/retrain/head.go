@@ -165,7 +165,7 @@ func (h *headLayer) forward() forwardFn {
 			if h.beta != 1 {
 				b = MulScalar(b, h.beta)
 			}
-			y = Add(y, b)
+			y = Add(y, InsertAxes(b, 0))
 		}
 		return y
 	}
