@@ -44,8 +44,23 @@ type Source struct {
 // Lineage links a version to the version it was derived from.
 type Lineage struct {
 	Parent         string            `json:"parent,omitempty"`         // NAME@VERSION
-	Transformation string            `json:"transformation,omitempty"` // e.g. quantize, prune, convert
+	Transformation string            `json:"transformation,omitempty"` // e.g. quantize, prune, convert, retrain
 	Options        map[string]string `json:"options,omitempty"`        // e.g. quantize options
+	// Data are the files the version was made from (retrain: training and
+	// validation data and labels), with their digests.
+	Data []DataFile `json:"data,omitempty"`
+	// Hyperparameters of a training run, by name.
+	Hyperparameters map[string]string `json:"hyperparameters,omitempty"`
+	// Tool is the program and version that made it, e.g. "mlops v0.4.0 (commit 1a2b3c4d5e6f)".
+	Tool string `json:"tool,omitempty"`
+}
+
+// DataFile is one input file of a transformation.
+type DataFile struct {
+	Role   string `json:"role"` // e.g. train_data, train_labels, val_data, val_labels, teacher
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
 }
 
 // Ref returns NAME@VERSION for the manifest.

@@ -53,7 +53,7 @@ type checkpointer struct {
 func (r *run) fingerprint() string {
 	hp := r.req.Hyper.Map()
 	delete(hp, "epochs")
-	delete(hp, "early-stopping")
+	delete(hp, "early_stopping")
 	keys := make([]string, 0, len(hp))
 	for k := range hp {
 		keys = append(keys, k)

@@ -26,8 +26,8 @@ const (
 )
 
 // Hyperparameters are the knobs of one training run. Every field is also
-// reachable by its name (the CLI flag name, with '-' or '_') through Set and
-// Get, so a search such as `mlops tune` can drive retrain in-process without
+// reachable by its name (snake_case, e.g. batch_size; the CLI flag spelling
+// batch-size works too) through Set and Get, so a search such as `mlops tune` can drive retrain in-process without
 // knowing the struct.
 type Hyperparameters struct {
 	Epochs         int     // passes over the training data
@@ -124,16 +124,16 @@ func toInt(v any) (int, error) {
 func params() []paramDef {
 	return []paramDef{
 		intParam("epochs", "passes over the training data", func(h *Hyperparameters) *int { return &h.Epochs }),
-		intParam("batch-size", "rows per optimizer step", func(h *Hyperparameters) *int { return &h.BatchSize }),
+		intParam("batch_size", "rows per optimizer step", func(h *Hyperparameters) *int { return &h.BatchSize }),
 		floatParam("lr", "peak learning rate", func(h *Hyperparameters) *float64 { return &h.LR }),
 		choiceParam("optimizer", "optimizer", []string{OptSGD, OptMomentum, OptAdam, OptAdamW}, func(h *Hyperparameters) *string { return &h.Optimizer }),
 		floatParam("momentum", "momentum of the momentum optimizer", func(h *Hyperparameters) *float64 { return &h.Momentum }),
-		floatParam("weight-decay", "L2 penalty (decoupled for adamw)", func(h *Hyperparameters) *float64 { return &h.WeightDecay }),
-		choiceParam("lr-schedule", "learning-rate schedule after warm-up", []string{ScheduleConstant, ScheduleCosine, ScheduleStep}, func(h *Hyperparameters) *string { return &h.LRSchedule }),
+		floatParam("weight_decay", "L2 penalty (decoupled for adamw)", func(h *Hyperparameters) *float64 { return &h.WeightDecay }),
+		choiceParam("lr_schedule", "learning-rate schedule after warm-up", []string{ScheduleConstant, ScheduleCosine, ScheduleStep}, func(h *Hyperparameters) *string { return &h.LRSchedule }),
 		intParam("warmup", "optimizer steps of linear warm-up", func(h *Hyperparameters) *int { return &h.Warmup }),
 		choiceParam("loss", "training loss", []string{LossCrossEntropy, LossBCE, LossMSE}, func(h *Hyperparameters) *string { return &h.Loss }),
-		floatParam("label-smoothing", "cross-entropy label smoothing", func(h *Hyperparameters) *float64 { return &h.LabelSmoothing }),
-		intParam("early-stopping", "patience in epochs on val_loss (0: off)", func(h *Hyperparameters) *int { return &h.EarlyStopping }),
+		floatParam("label_smoothing", "cross-entropy label smoothing", func(h *Hyperparameters) *float64 { return &h.LabelSmoothing }),
+		intParam("early_stopping", "patience in epochs on val_loss (0: off)", func(h *Hyperparameters) *int { return &h.EarlyStopping }),
 		{Param{Name: "seed", Kind: "int", Help: "seed of shuffling, split and --reinit"},
 			func(h *Hyperparameters) any { return h.Seed },
 			func(h *Hyperparameters, v any) error {
@@ -160,7 +160,7 @@ func Params() []Param {
 }
 
 func findParam(name string) (paramDef, error) {
-	norm := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
+	norm := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "-", "_")
 	for _, d := range params() {
 		if d.Name == norm {
 			return d, nil
@@ -174,8 +174,8 @@ func findParam(name string) (paramDef, error) {
 	return paramDef{}, fmt.Errorf("unknown hyperparameter %q; known: %s", name, strings.Join(names, ", "))
 }
 
-// Set assigns the named hyperparameter ("lr", "batch-size" or "batch_size",
-// ...). Numbers may be given as Go numbers or strings; choices as strings.
+// Set assigns the named hyperparameter ("lr", "batch_size" or the flag
+// spelling "batch-size", ...). Numbers may be given as Go numbers or strings; choices as strings.
 // The value is range-checked by Validate, not here.
 func (h *Hyperparameters) Set(name string, value any) error {
 	d, err := findParam(name)

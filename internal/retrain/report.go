@@ -30,6 +30,7 @@ type Report struct {
 	ResumedFrom     int               `json:"resumed_from,omitempty"` // epochs already done by the checkpoint resumed from
 	WroteEpoch      int               `json:"wrote_epoch"`            // the epoch whose weights are in Output
 	Seconds         float64           `json:"seconds"`
+	Evaluation      *Evaluation       `json:"evaluation,omitempty"` // with Request.Evaluate
 }
 
 // Mode names.

@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/gate"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
@@ -35,7 +36,16 @@ type Request struct {
 	CheckpointDir string // write a checkpoint after every epoch here
 	Resume        bool   // continue from the last complete checkpoint in CheckpointDir
 
-	Session runtime.SessionOptions // ONNX Runtime sessions (teacher, head features)
+	Session runtime.SessionOptions // ONNX Runtime sessions (teacher, head features, evaluation)
+
+	// Evaluate scores the written model with ONNX Runtime on the validation
+	// rows (eval's metrics) into Report.Evaluation; with Champion (a local
+	// .onnx, shown as ChampionName) also the champion, the comparison and
+	// the Gates (reference name "champion").
+	Evaluate     bool
+	Champion     string
+	ChampionName string
+	Gates        []gate.Expr
 
 	// OnEpoch receives every epoch's figures; returning ErrStop ends the run
 	// after this epoch, any other error fails it.
@@ -82,6 +92,12 @@ func (r *Request) check() error {
 	}
 	if r.Resume && r.CheckpointDir == "" {
 		return errors.New("--resume needs --checkpoint-dir: the folder of the run to continue")
+	}
+	if (r.Evaluate || r.Champion != "") && r.Val == nil && r.ValSplit == 0 {
+		return errors.New("the evaluation against the champion runs on validation data: give --val-data or --val-split")
+	}
+	if len(r.Gates) > 0 && r.Champion == "" {
+		return errors.New("gates compare with a champion: give one")
 	}
 	if r.Hyper.EarlyStopping > 0 && r.Val == nil && r.ValSplit == 0 {
 		return errors.New("--early-stopping watches the validation loss: give --val-data or --val-split")

@@ -23,6 +23,7 @@ type run struct {
 	train, val *dataset
 	eng        *engine
 	mode       string
+	valRaw     *dataset   // the validation rows as the model takes them (head mode swaps val for features)
 	full       *fullGraph // whole-graph mode
 	bn         []bnStat   // BatchNormalization statistics the run updates
 	write      []string   // initializers written back (trainable + BN statistics)
@@ -92,6 +93,7 @@ func (r *run) prepare(ctx context.Context) error {
 			return err
 		}
 	}
+	r.valRaw = r.val
 	if r.req.Trainable == TrainHead {
 		err = r.prepareHead(ctx)
 	} else {
@@ -234,7 +236,17 @@ func (r *run) loop(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return saveWithWeights(ctx, r.src, w, r.req.Output)
+	if err := saveWithWeights(ctx, r.src, w, r.req.Output); err != nil {
+		return err
+	}
+	if r.req.Evaluate || r.req.Champion != "" {
+		ev, err := r.finalEvaluation(ctx)
+		if err != nil {
+			return fmt.Errorf("final evaluation of %s: %w", r.req.Output, err)
+		}
+		r.report.Evaluation = ev
+	}
+	return nil
 }
 
 // trainState is what a checkpoint restores besides the weights.

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	"github.com/mlops-dev/mlops/internal/gate"
 	"github.com/mlops-dev/mlops/internal/registry"
 	core "github.com/mlops-dev/mlops/internal/retrain"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -44,6 +46,14 @@ func (o *RetrainOptions) request() (core.Request, error) {
 	if err := o.Hyper.Validate(); err != nil {
 		return req, cmdutil.FlagErrorf("%v", err)
 	}
+	gates, err := gate.ParseAll(o.PromoteIf, "champion")
+	if err != nil {
+		return req, cmdutil.FlagErrorf("--promote-if: %v", err)
+	}
+	req.Gates = gates
+	if o.Champion != "" && o.ValData == "" && o.ValSplit == 0 {
+		return req, cmdutil.FlagErrorf("--champion is compared on validation data: give --val-data or --val-split")
+	}
 	req.Train = o.spec(o.Data, o.Labels, o.Limit)
 	if o.ValData != "" {
 		v := o.spec(o.ValData, o.ValLabels, 0)
@@ -64,16 +74,29 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 	if err := checkOutput(o.Output, o.Force); err != nil {
 		return err
 	}
-	if req.Model, err = o.resolve(ctx, o.Model); err != nil {
+	var parent *registry.Manifest
+	if req.Model, parent, err = o.resolve(ctx, o.Model); err != nil {
 		return err
 	}
 	if o.Teacher != "" {
-		if req.Teacher, err = o.resolve(ctx, o.Teacher); err != nil {
+		if req.Teacher, _, err = o.resolve(ctx, o.Teacher); err != nil {
 			return fmt.Errorf("--teacher: %w", err)
 		}
 	}
+	if o.Push != "" {
+		if err := registry.ValidateName(o.Push); err != nil {
+			return cmdutil.FlagErrorf("--push: %v", err)
+		}
+		req.Evaluate = req.Val != nil || req.ValSplit > 0
+	}
+	if o.Champion != "" {
+		if req.Champion, _, err = o.resolve(ctx, o.Champion); err != nil {
+			return fmt.Errorf("--champion: %w", err)
+		}
+		req.ChampionName = o.Champion
+	}
 	var rt *runtime.Runtime
-	if req.Trainable == core.TrainHead || req.Teacher != "" {
+	if req.Trainable == core.TrainHead || req.Teacher != "" || req.Evaluate || req.Champion != "" {
 		if o.Runtime == nil {
 			return errors.New("ONNX Runtime is not configured")
 		}
@@ -100,10 +123,38 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 		}
 		return err
 	}
-	if format == cmdutil.FormatJSON {
-		return cmdutil.PrintJSON(o.IO, rep)
+	out := report{Report: rep}
+	if o.Push != "" {
+		if out.Push, err = o.publish(ctx, rep, parent); err != nil {
+			return fmt.Errorf("%s was written but the push failed: %w", o.Output, err)
+		}
 	}
-	return printSummary(o.IO, rep)
+	if format == cmdutil.FormatJSON {
+		if err := cmdutil.PrintJSON(o.IO, out); err != nil {
+			return err
+		}
+	} else {
+		if err := printSummary(o.IO, rep); err != nil {
+			return err
+		}
+		if err := printEvaluation(o.IO, rep.Evaluation); err != nil {
+			return err
+		}
+		if out.Push != nil {
+			printPush(o.IO, out.Push)
+		}
+	}
+	if out.Push != nil && !out.Push.Promoted {
+		var failed []string
+		for _, g := range rep.Evaluation.Gates {
+			if !g.Passed {
+				failed = append(failed, g.Gate)
+			}
+		}
+		return cmdutil.GateErrorf("gate %s failed against %s: %s@%d was pushed, the alias was not moved",
+			strings.Join(failed, ", "), o.Champion, out.Push.Name, out.Push.Version)
+	}
+	return nil
 }
 
 // checkOutput refuses to overwrite without --force and checks the folder
@@ -126,30 +177,30 @@ func checkOutput(path string, force bool) error {
 
 // resolve turns a model argument into a local file: an existing path as
 // is, otherwise a registry reference pulled into the user cache.
-func (o *RetrainOptions) resolve(ctx context.Context, arg string) (string, error) {
+func (o *RetrainOptions) resolve(ctx context.Context, arg string) (string, *registry.Manifest, error) {
 	if _, err := os.Stat(arg); err == nil {
-		return arg, nil
+		return arg, nil, nil
 	}
 	if o.Factory == nil || o.Factory.Registry == nil {
-		return "", fmt.Errorf("%s: no such file", arg)
+		return "", nil, fmt.Errorf("%s: no such file", arg)
 	}
 	if _, err := registry.ParseRef(arg); err != nil {
-		return "", fmt.Errorf("%s: no such file (and not a registry reference NAME, NAME@VERSION or NAME@ALIAS)", arg)
+		return "", nil, fmt.Errorf("%s: no such file (and not a registry reference NAME, NAME@VERSION or NAME@ALIAS)", arg)
 	}
 	reg, err := o.Factory.Registry(ctx, o.Registry, registry.Options{})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer reg.Close()
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	local, _, err := registry.ResolveModel(ctx, reg, arg, filepath.Join(cache, "mlops", "models"))
+	local, m, err := registry.ResolveModel(ctx, reg, arg, filepath.Join(cache, "mlops", "models"))
 	if err != nil {
-		return "", fmt.Errorf("%s is neither a file nor a model in the registry: %w", arg, err)
+		return "", nil, fmt.Errorf("%s is neither a file nor a model in the registry: %w", arg, err)
 	}
-	return local, nil
+	return local, m, nil
 }
 
 // progress shows a bar per epoch on a terminal and one line per epoch
