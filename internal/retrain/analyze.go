@@ -176,12 +176,14 @@ func lossOutput(m *onnx.Model, loss string) (name, out string, probs bool, err e
 		return "", "", false, fmt.Errorf("the model has no outputs")
 	}
 	out = outs[0].GetName()
-	p := g.Producer(out)
+	name = out
+	p := g.Producer(name)
 	for p != nil && p.GetOpType() == "Identity" {
-		p = g.Producer(p.GetInput()[0])
+		name = p.GetInput()[0]
+		p = g.Producer(name)
 	}
 	if p == nil {
-		return out, out, false, nil
+		return name, out, false, nil
 	}
 	switch op := p.GetOpType(); {
 	case (op == "Softmax" || op == "LogSoftmax") && loss == LossCrossEntropy:
@@ -189,7 +191,7 @@ func lossOutput(m *onnx.Model, loss string) (name, out string, probs bool, err e
 	case op == "Sigmoid" && loss == LossBCE:
 		return p.GetInput()[0], out, true, nil
 	}
-	return out, out, false, nil
+	return name, out, false, nil
 }
 
 // describeNode names a node for messages: its op type and name (or output).

@@ -22,6 +22,7 @@ import (
 // does not build.
 type fullGraph struct {
 	gm      gonnx.Model
+	src     *onnx.Model // the graph gm was built from
 	inputs  []string
 	outName string
 }
@@ -36,14 +37,17 @@ func (r *run) prepareFull(inputs []data.InputInfo) error {
 	if err != nil {
 		return err
 	}
-	gm, err := parseGoMLX(r.src)
+	// The backend sees a copy with gradient-less ops rewritten; the model
+	// written back is r.src.
+	diff := differentiable(r.src)
+	gm, err := parseGoMLX(diff)
 	if err != nil {
 		return err
 	}
 	gmTrain := gm
 	var bn *bnTraining
 	if r.req.UpdateBNStats && len(sel.bnStats) > 0 {
-		rewritten, b, err := rewriteBatchNorm(r.src, sel.bnStats)
+		rewritten, b, err := rewriteBatchNorm(diff, sel.bnStats)
 		if err != nil {
 			return err
 		}
@@ -74,7 +78,7 @@ func (r *run) prepareFull(inputs []data.InputInfo) error {
 			r.write = append(r.write, st.mean, st.vr)
 		}
 	}
-	r.full = &fullGraph{gm: gm, inputs: names, outName: outName}
+	r.full = &fullGraph{gm: gm, src: diff, inputs: names, outName: outName}
 	r.eng, err = newEngine(r.be, store, len(inputs), fullModel(gm, gmTrain, names, outName, bn), sel.names,
 		&r.req.Hyper, r.loss, r.loss.labels, r.loss.distill && r.loss.alpha > 0)
 	return err
@@ -104,8 +108,8 @@ func parseGoMLX(m *onnx.Model) (gonnx.Model, error) {
 }
 
 // diagnose names the op whose gradient failed, when one does alone.
-func (f *fullGraph) diagnose(be compute.Backend, src *onnx.Model, store *model.Store, args []any, trainable []string) error {
-	d := diagnoseGradient(be, src, f.gm, store, f.inputs, args, trainable, f.outName)
+func (f *fullGraph) diagnose(be compute.Backend, store *model.Store, args []any, trainable []string) error {
+	d := diagnoseGradient(be, f.src, f.gm, store, f.inputs, args, trainable, f.outName)
 	if d == nil {
 		return nil
 	}

@@ -344,7 +344,7 @@ func (r *run) precompile() error {
 		return nil
 	}
 	if r.mode == ModeFull && r.full != nil {
-		if d := r.full.diagnose(r.be, r.src, r.eng.store, args, r.eng.names); d != nil {
+		if d := r.full.diagnose(r.be, r.eng.store, args, r.eng.names); d != nil {
 			return d
 		}
 	}

@@ -21,8 +21,8 @@ import (
 type pushResult struct {
 	Name     string   `json:"name"`
 	Version  int      `json:"version"`
-	Aliases  []string `json:"aliases"`  // aliases now pointing at the new version
-	Promoted bool     `json:"promoted"` // the gate held (or there was none) and the aliases moved
+	Aliases  []string `json:"aliases"`        // aliases now pointing at the new version
+	Promoted bool     `json:"promoted"`       // the gate held (or there was none) and the aliases moved
 	Held     []string `json:"held,omitempty"` // aliases left where they were because the gate failed
 }
 
