@@ -64,7 +64,7 @@ func (r *run) fingerprint() string {
 		fmt.Fprintf(h, "%s=%s\n", k, hp[k])
 	}
 	fmt.Fprintf(h, "model=%s\ntrain=%s:%d\nval=%d\ntrainable=%s\nnames=%s\nbn=%v\nreinit=%v\nteacher=%s|%s\n",
-		fileID(r.req.Model), fileID(r.req.Train.Path), r.train.rows, r.report.ValRows, r.req.Trainable,
+		fileID(r.req.Model), fileID(r.req.Train.Path), r.train.Rows, r.report.ValRows, r.req.Trainable,
 		strings.Join(r.eng.names, ","), r.req.UpdateBNStats, r.req.Reinit, fileID(r.req.Teacher), fileID(r.req.TeacherLogits))
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }

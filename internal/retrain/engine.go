@@ -163,17 +163,17 @@ func (e *engine) evalGraph(scope *model.Scope, ins []*Node) []*Node {
 func batchArgs(ds *dataset, idx []int, labels, teacher bool) ([]any, error) {
 	var args []any
 	for ci, b := range ds.batchRows(idx) {
-		c := ds.cols[ci]
-		dims := append([]int{len(idx)}, intDims(c.rowShape)...)
-		t, err := tensorFromBytes(c.dtype, dims, b)
+		c := ds.Columns[ci]
+		dims := append([]int{len(idx)}, intDims(c.RowShape)...)
+		t, err := tensorFromBytes(c.DType, dims, b)
 		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", c.name, err)
+			return nil, fmt.Errorf("input %q: %w", c.Name, err)
 		}
 		args = append(args, t)
 	}
 	if labels {
-		dims := append([]int{len(idx)}, intDims(ds.labels.Shape[1:])...)
-		t, err := tensorFromBytes(ds.labels.DType, dims, ds.labelRows(idx))
+		dims := append([]int{len(idx)}, intDims(ds.Labels.Shape[1:])...)
+		t, err := tensorFromBytes(ds.Labels.DType, dims, ds.labelRows(idx))
 		if err != nil {
 			return nil, err
 		}

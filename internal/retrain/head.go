@@ -223,8 +223,8 @@ func (r *run) headFeatures(ctx context.Context, h *headLayer) error {
 			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
 		}
 		old := *ds
-		*ds = &dataset{rows: old.rows, labels: old.labels, teacher: old.teacher, k: old.k,
-			cols: []column{{name: h.x, dtype: data.Float32, rowShape: []int64{int64(width)}, rowBytes: 4 * width, data: raw}}}
+		*ds = &dataset{teacher: old.teacher, k: old.k, Dataset: &data.Dataset{Rows: old.Rows, Labels: old.Labels, Origin: old.Origin,
+			Columns: []data.Column{{Name: h.x, DType: data.Float32, RowShape: []int64{int64(width)}, Data: raw}}}}
 	}
 	return nil
 }

@@ -70,9 +70,9 @@ func ortAccuracy(t *testing.T, rt *runtime.Runtime, path string, spec data.Spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	labels := ds.labels.Int64s()
+	labels := ds.Labels.Int64s()
 	right := 0
-	for i := 0; i < ds.rows; i++ {
+	for i := 0; i < ds.Rows; i++ {
 		best := 0
 		for k := 1; k < width; k++ {
 			if vals[i*width+k] > vals[i*width+best] {
@@ -83,7 +83,7 @@ func ortAccuracy(t *testing.T, rt *runtime.Runtime, path string, spec data.Spec)
 			right++
 		}
 	}
-	return float64(right) / float64(ds.rows)
+	return float64(right) / float64(ds.Rows)
 }
 
 func withInputs(t *testing.T, path string, spec data.Spec) data.Spec {

@@ -2,7 +2,6 @@ package retrain
 
 import (
 	"context"
-	"errors"
 	"math"
 	"path/filepath"
 	"testing"
@@ -89,12 +88,6 @@ func TestOpGradients(t *testing.T) {
 			if err == nil {
 				err = r.precompile()
 			}
-			var ng *NoGradientError
-			if name == "maxpool" && errors.As(err, &ng) && ng.OpType == "MaxPool" {
-				// The pure-Go backend has no SelectAndScatterMax yet; the fast
-				// kernels add it. Until then this must be the error users see.
-				t.Skipf("MaxPool has no gradient in this backend yet: %v", err)
-			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +131,7 @@ func opRun(t *testing.T, m *onnx.Model, rowShape []int64) *run {
 // trainable weight with (L(w+ε) − L(w−ε)) / 2ε.
 func checkGradients(t *testing.T, r *run) {
 	e := r.eng
-	idx := make([]int, r.train.rows)
+	idx := make([]int, r.train.Rows)
 	for i := range idx {
 		idx[i] = i
 	}

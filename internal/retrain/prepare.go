@@ -128,7 +128,7 @@ func loadData(ctx context.Context, req *Request, inputs []data.InputInfo) (train
 	if train, err = loadDataset(ctx, spec); err != nil {
 		return nil, nil, err
 	}
-	if train.rows == 0 {
+	if train.Rows == 0 {
 		return nil, nil, fmt.Errorf("%s has no rows to train on", spec.Path)
 	}
 	if req.Val != nil {
@@ -137,7 +137,7 @@ func loadData(ctx context.Context, req *Request, inputs []data.InputInfo) (train
 		if val, err = loadDataset(ctx, vs); err != nil {
 			return nil, nil, fmt.Errorf("validation data: %w", err)
 		}
-		if val.rows == 0 {
+		if val.Rows == 0 {
 			return nil, nil, fmt.Errorf("the validation data %s has no rows", vs.Path)
 		}
 	}
@@ -150,7 +150,7 @@ func checkLabels(ds *dataset, loss lossSpec, perRow int, isVal bool) error {
 	if isVal {
 		what = "the validation labels"
 	}
-	if ds.labels == nil {
+	if ds.Labels == nil {
 		if loss.labels && !isVal {
 			return fmt.Errorf("the training data has no labels: pass --labels or --label-column")
 		}
@@ -162,29 +162,29 @@ func checkLabels(ds *dataset, loss lossSpec, perRow int, isVal bool) error {
 			return fmt.Errorf("%s have %d values per row; cross_entropy needs one class id per row", what, ds.labelWidth())
 		}
 		var vals []int64
-		if ds.labels.DType == data.Int64 {
-			vals = ds.labels.Int64s()
+		if ds.Labels.DType == data.Int64 {
+			vals = ds.Labels.Int64s()
 		} else {
-			for i, f := range ds.labels.Float64s() {
+			for i, f := range ds.Labels.Float64s() {
 				if f != math.Trunc(f) {
-					return fmt.Errorf("%s: row %d has label %v; cross_entropy needs whole class ids", what, ds.fileRow(i), f)
+					return fmt.Errorf("%s: row %d has label %v; cross_entropy needs whole class ids", what, ds.FileRow(i), f)
 				}
 				vals = append(vals, int64(f))
 			}
-			ds.labels = &data.Tensor{DType: data.Int64, Shape: ds.labels.Shape, Data: int64Bytes(vals)}
+			ds.Labels = &data.Tensor{DType: data.Int64, Shape: ds.Labels.Shape, Data: int64Bytes(vals)}
 		}
 		for i, v := range vals {
 			if v < 0 || v >= int64(perRow) {
-				return fmt.Errorf("%s: row %d has class %d, outside 0..%d (the model scores %d classes)", what, ds.fileRow(i), v, perRow-1, perRow)
+				return fmt.Errorf("%s: row %d has class %d, outside 0..%d (the model scores %d classes)", what, ds.FileRow(i), v, perRow-1, perRow)
 			}
 		}
 	default:
 		if ds.labelWidth() != perRow {
 			return fmt.Errorf("%s have %d values per row but the model gives %d outputs per row", what, ds.labelWidth(), perRow)
 		}
-		if ds.labels.DType != data.Float64 {
-			f := ds.labels.Float64s()
-			ds.labels = &data.Tensor{DType: data.Float64, Shape: ds.labels.Shape, Data: float64Bytes(f)}
+		if ds.Labels.DType != data.Float64 {
+			f := ds.Labels.Float64s()
+			ds.Labels = &data.Tensor{DType: data.Float64, Shape: ds.Labels.Shape, Data: float64Bytes(f)}
 		}
 	}
 	return nil
@@ -196,12 +196,12 @@ func (r *run) validate(ctx context.Context) (loss, acc *float64, err error) {
 	var sum float64
 	correct, counted := 0, 0
 	haveLoss := true
-	for s := 0; s < r.val.rows; s += bs {
+	for s := 0; s < r.val.Rows; s += bs {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
 		idx := make([]int, 0, bs)
-		for i := s; i < min(s+bs, r.val.rows); i++ {
+		for i := s; i < min(s+bs, r.val.Rows); i++ {
 			idx = append(idx, i)
 		}
 		out, rl, err := r.evaluate(r.val, idx)
@@ -224,7 +224,7 @@ func (r *run) validate(ctx context.Context) (loss, acc *float64, err error) {
 		}
 	}
 	if haveLoss {
-		l := sum / float64(r.val.rows)
+		l := sum / float64(r.val.Rows)
 		loss = &l
 	}
 	if counted > 0 {
@@ -237,7 +237,7 @@ func (r *run) validate(ctx context.Context) (loss, acc *float64, err error) {
 // correct counts right predictions against the validation labels: arg-max
 // for class scores, logit > 0 against label > 0.5 for bce.
 func (r *run) correct(out *tensors.Tensor, idx []int) (int, int) {
-	if r.val.labels == nil || r.loss.kind == LossMSE {
+	if r.val.Labels == nil || r.loss.kind == LossMSE {
 		return 0, 0
 	}
 	vals := floats64(out)
@@ -246,7 +246,7 @@ func (r *run) correct(out *tensors.Tensor, idx []int) (int, int) {
 	c := 0
 	switch r.loss.kind {
 	case LossCrossEntropy:
-		labels := r.val.labels.Int64s()
+		labels := r.val.Labels.Int64s()
 		for j, i := range idx {
 			row := vals[j*width : (j+1)*width]
 			best := 0
@@ -261,7 +261,7 @@ func (r *run) correct(out *tensors.Tensor, idx []int) (int, int) {
 		}
 		return c, n
 	default:
-		labels := r.val.labels.Float64s()
+		labels := r.val.Labels.Float64s()
 		for j, i := range idx {
 			for k := 0; k < width; k++ {
 				if (vals[j*width+k] > 0) == (labels[i*width+k] > 0.5) {

@@ -13,6 +13,10 @@ import (
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 )
 
+// reinitStream is --reinit's random stream of the seed (data's split and
+// shuffle streams are 0x5e11 and 0x5400+epoch).
+const reinitStream = 0x1417
+
 // reinitialize gives every trainable initializer a fresh seeded value, the
 // way torch initializes a new layer: weights of Gemm, MatMul and Conv are
 // uniform in ±1/√fan_in (kaiming_uniform with a = √5) and so are their

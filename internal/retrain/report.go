@@ -1,5 +1,7 @@
 package retrain
 
+import "github.com/mlops-dev/mlops/internal/eval"
+
 // EpochStats are the figures of one epoch. Validation fields are null
 // without validation data (and val_accuracy without class labels).
 type EpochStats struct {
@@ -30,7 +32,7 @@ type Report struct {
 	ResumedFrom     int               `json:"resumed_from,omitempty"` // epochs already done by the checkpoint resumed from
 	WroteEpoch      int               `json:"wrote_epoch"`            // the epoch whose weights are in Output
 	Seconds         float64           `json:"seconds"`
-	Evaluation      *Evaluation       `json:"evaluation,omitempty"` // with Request.Evaluate
+	Evaluation      *eval.Report      `json:"evaluation,omitempty"` // with Request.Evaluate: mlops eval's report
 }
 
 // Mode names.

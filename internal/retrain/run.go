@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/mlops-dev/mlops/internal/data"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
@@ -105,9 +106,9 @@ func (r *run) prepare(ctx context.Context) error {
 	if err := r.checkShapes(); err != nil {
 		return err
 	}
-	r.report.TrainRows = r.train.rows
+	r.report.TrainRows = r.train.Rows
 	if r.val != nil {
-		r.report.ValRows = r.val.rows
+		r.report.ValRows = r.val.Rows
 	}
 	r.report.Trainable = r.eng.names
 	for _, v := range r.eng.vars {
@@ -122,7 +123,7 @@ func (r *run) prepare(ctx context.Context) error {
 // checkShapes runs the model once on the first rows to learn its output
 // shape, then checks labels and teacher logits against it.
 func (r *run) checkShapes() error {
-	n := min(r.req.Hyper.BatchSize, r.train.rows)
+	n := min(r.req.Hyper.BatchSize, r.train.Rows)
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
@@ -156,7 +157,7 @@ func (r *run) checkShapes() error {
 // loop trains epoch by epoch and writes the result.
 func (r *run) loop(ctx context.Context) error {
 	h := &r.req.Hyper
-	steps := (r.train.rows + h.BatchSize - 1) / h.BatchSize
+	steps := (r.train.Rows + h.BatchSize - 1) / h.BatchSize
 	total := steps * h.Epochs
 	st := &trainState{bestEpoch: 0, bestLoss: math.Inf(1)}
 	if r.req.Resume {
@@ -263,14 +264,14 @@ type trainState struct {
 func (r *run) epoch(ctx context.Context, epoch, steps, total int, st *trainState) (EpochStats, error) {
 	h := &r.req.Hyper
 	start := time.Now()
-	perm := order(r.train.rows, h.Seed, epoch)
+	perm := data.Shuffle(r.train.Rows, h.Seed, epoch)
 	var sum float64
 	var lr float64
 	for s := 0; s < steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return EpochStats{}, err
 		}
-		idx := perm[s*h.BatchSize : min((s+1)*h.BatchSize, r.train.rows)]
+		idx := perm[s*h.BatchSize : min((s+1)*h.BatchSize, r.train.Rows)]
 		t := epoch*steps + s
 		lr = learningRate(h, t, total, steps)
 		loss, err := r.trainStep(idx, lr, t+1)
@@ -286,8 +287,8 @@ func (r *run) epoch(ctx context.Context, epoch, steps, total int, st *trainState
 		}
 	}
 	secs := time.Since(start).Seconds()
-	es := EpochStats{Epoch: epoch + 1, TrainLoss: sum / float64(r.train.rows), LR: lr, Seconds: secs,
-		SamplesPerS: float64(r.train.rows) / math.Max(secs, 1e-9)}
+	es := EpochStats{Epoch: epoch + 1, TrainLoss: sum / float64(r.train.Rows), LR: lr, Seconds: secs,
+		SamplesPerS: float64(r.train.Rows) / math.Max(secs, 1e-9)}
 	if r.val != nil {
 		vl, acc, err := r.validate(ctx)
 		if err != nil {
@@ -329,7 +330,7 @@ func (r *run) trainStep(idx []int, lr float64, t int) (float64, error) {
 // precompile builds the training step before the first step, so a graph
 // without gradients fails now, with the op named.
 func (r *run) precompile() error {
-	n := min(r.req.Hyper.BatchSize, r.train.rows)
+	n := min(r.req.Hyper.BatchSize, r.train.Rows)
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
@@ -360,7 +361,7 @@ func (r *run) evaluate(ds *dataset, idx []int) (*tensors.Tensor, *tensors.Tensor
 // evaluateOutput is evaluate, computing only the output when outputOnly is
 // set or when ds lacks what the loss needs.
 func (r *run) evaluateOutput(ds *dataset, idx []int, outputOnly bool) (*tensors.Tensor, *tensors.Tensor, error) {
-	complete := !outputOnly && (!r.eng.labels || ds.labels != nil) && (!r.eng.teacher || ds.teacher != nil)
+	complete := !outputOnly && (!r.eng.labels || ds.Labels != nil) && (!r.eng.teacher || ds.teacher != nil)
 	args, err := batchArgs(ds, idx, r.eng.labels && complete, r.eng.teacher && complete)
 	if err != nil {
 		return nil, nil, err

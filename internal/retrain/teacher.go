@@ -82,8 +82,8 @@ func (r *run) teacherFromFile(ctx context.Context) error {
 		vals = append(vals, b.Inputs[ins[0].Name].Float32s()...)
 		rows += b.Rows
 	}
-	if rows != r.train.rows {
-		return fmt.Errorf("--teacher-logits %s has %d rows but the training data %d; they must match one to one", r.req.TeacherLogits, rows, r.train.rows)
+	if rows != r.train.Rows {
+		return fmt.Errorf("--teacher-logits %s has %d rows but the training data %d; they must match one to one", r.req.TeacherLogits, rows, r.train.Rows)
 	}
 	r.train.teacher, r.train.k = vals, len(vals)/max(1, rows)
 	return nil
@@ -94,16 +94,16 @@ func (r *run) teacherFromFile(ctx context.Context) error {
 func runORT(ctx context.Context, sess *runtime.Session, ds *dataset, batch int, out, what string) ([]float32, int, error) {
 	var vals []float32
 	width := -1
-	for s := 0; s < ds.rows; s += batch {
-		n := min(batch, ds.rows-s)
+	for s := 0; s < ds.Rows; s += batch {
+		n := min(batch, ds.Rows-s)
 		idx := make([]int, n)
 		for i := range idx {
 			idx[i] = s + i
 		}
 		b := &data.Batch{Offset: s, Rows: n, Inputs: map[string]*data.Tensor{}}
 		for ci, raw := range ds.batchRows(idx) {
-			c := ds.cols[ci]
-			b.Inputs[c.name] = &data.Tensor{DType: c.dtype, Shape: append([]int64{int64(n)}, c.rowShape...), Data: raw}
+			c := ds.Columns[ci]
+			b.Inputs[c.Name] = &data.Tensor{DType: c.DType, Shape: append([]int64{int64(n)}, c.RowShape...), Data: raw}
 		}
 		feed, err := infer.Feed(b)
 		if err != nil {

@@ -5,6 +5,8 @@ dataset-fashion-mnist package; models from testdata/fmnist (generate.py there).
 """
 import gzip
 import os
+import subprocess
+import tempfile
 
 import numpy as np
 import onnx
@@ -94,16 +96,26 @@ def logits(model, x, batch=2000):
         return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
-def train(model, x, y, epochs, batch, lr, teacher=None, alpha=0.5, temperature=4.0, seed=SEED):
-    """mlops retrain's default recipe in torch: Adam (torch defaults), a fresh seeded permutation per epoch,
-    the last batch kept, BatchNorm in inference form (model.eval(): running statistics frozen, as
-    mlops does without --update-bn-stats). With teacher logits: Hinton's loss,
+def mlops_order(rows, seed, epochs):
+    """The row order mlops retrain visits in each epoch (scripts/retrain/order runs data.Shuffle)."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "order.npy")
+        subprocess.run(["go", "run", "./scripts/retrain/order", str(rows), str(seed), str(epochs), out],
+                       cwd=REPO, check=True)
+        return torch.from_numpy(np.load(out).reshape(epochs, rows))
+
+
+def train(model, x, y, epochs, batch, lr, teacher=None, alpha=0.5, temperature=4.0, seed=SEED, order=None):
+    """mlops retrain's default recipe in torch: Adam (torch defaults), a fresh permutation per epoch
+    (mlops' own with order=mlops_order(...), else torch's seeded one), the last batch kept,
+    BatchNorm in inference form (model.eval(): running statistics frozen, as mlops does without
+    --update-bn-stats). With teacher logits: Hinton's loss,
     alpha·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1−alpha)·CE; alpha = 1 uses no labels."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     model.eval()
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=g)
+    for epoch in range(epochs):
+        perm = order[epoch] if order is not None else torch.randperm(len(x), generator=g)
         for i in range(0, len(x), batch):
             idx = perm[i:i + batch]
             out = model(x[idx])

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/cli/version"
+	"github.com/mlops-dev/mlops/internal/eval"
 	"github.com/mlops-dev/mlops/internal/registry"
 	core "github.com/mlops-dev/mlops/internal/retrain"
 )
@@ -45,15 +47,18 @@ func (o *RetrainOptions) publish(ctx context.Context, rep *core.Report, parent *
 		return nil, err
 	}
 	metrics := map[string]float64{}
-	if ev := rep.Evaluation; ev != nil && ev.Challenger != nil {
-		for k, v := range ev.Challenger.Metrics {
-			metrics[k] = float64(v)
+	ev := rep.Evaluation
+	if ev != nil {
+		for k, v := range ev.Metrics {
+			if f := float64(v); !math.IsNaN(f) && !math.IsInf(f, 0) {
+				metrics[k] = f
+			}
 		}
-		if c := ev.Challenger.Compare; c != nil && c.McNemar != nil {
+		if c := ev.Compare; c != nil && c.McNemar != nil {
 			metrics["mcnemar_p_value"] = c.McNemar.PValue
 		}
 	}
-	promote := rep.Evaluation == nil || rep.Evaluation.Champion == nil || rep.Evaluation.Promote
+	promote := ev == nil || ev.GatesPassed()
 	opts := registry.PushOptions{Metrics: metrics, Lineage: lin, Message: "retrain of " + o.Model}
 	if promote {
 		opts.Aliases = o.Aliases
@@ -129,19 +134,19 @@ func digest(role, path string) (registry.DataFile, error) {
 
 // printEvaluation prints the challenger's metrics beside the champion's
 // and the gates.
-func printEvaluation(s *cmdutil.IOStreams, ev *core.Evaluation) error {
-	if ev == nil || ev.Challenger == nil {
+func printEvaluation(s *cmdutil.IOStreams, ev *eval.Report) error {
+	if ev == nil {
 		return nil
 	}
 	fmt.Fprintln(s.Out)
 	headers := []string{"metric", "retrained"}
-	if ev.Champion != nil {
+	if ev.Compare != nil {
 		headers = append(headers, "champion", "delta")
 	}
 	t := cmdutil.NewTable(s, headers...)
 	var names []string
 	for _, n := range []string{"accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc", "mae", "rmse", "r2"} {
-		if _, ok := ev.Challenger.Metrics[n]; ok {
+		if _, ok := ev.Metrics[n]; ok {
 			names = append(names, n)
 		}
 	}
@@ -151,17 +156,17 @@ func printEvaluation(s *cmdutil.IOStreams, ev *core.Evaluation) error {
 		}
 	}
 	for _, n := range names {
-		row := []string{n, fmt.Sprintf("%.4f", float64(ev.Challenger.Metrics[n]))}
-		if ev.Champion != nil {
-			c := float64(ev.Champion.Metrics[n])
-			row = append(row, fmt.Sprintf("%.4f", c), fmt.Sprintf("%+.4f", float64(ev.Challenger.Metrics[n])-c))
+		row := []string{n, eval.FormatNum(ev.Metrics[n])}
+		if ev.Compare != nil {
+			c := ev.Compare.Metrics[n]
+			row = append(row, eval.FormatNum(c), fmt.Sprintf("%+.4f", float64(ev.Metrics[n])-float64(c)))
 		}
 		t.AddRow(row...)
 	}
 	if err := t.Render(); err != nil {
 		return err
 	}
-	if c := ev.Challenger.Compare; c != nil && c.McNemar != nil {
+	if c := ev.Compare; c != nil && c.McNemar != nil {
 		fmt.Fprintf(s.Out, "McNemar exact test: p = %.4g (%d rows only the retrained model gets right, %d only the champion)\n",
 			c.McNemar.PValue, c.McNemar.B, c.McNemar.C)
 	}
@@ -170,7 +175,7 @@ func printEvaluation(s *cmdutil.IOStreams, ev *core.Evaluation) error {
 		if !g.Passed {
 			verdict = "FAILED"
 		}
-		fmt.Fprintf(s.Out, "gate %s: %s (%.4f vs threshold %.4f)\n", g.Gate, verdict, g.Actual, g.Threshold)
+		fmt.Fprintf(s.Out, "gate %s: %s (%s vs threshold %s)\n", g.Gate, verdict, eval.FormatNum(g.Actual), eval.FormatNum(g.Threshold))
 	}
 	return nil
 }
