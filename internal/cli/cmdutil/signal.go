@@ -13,6 +13,11 @@ import (
 // so the running command can stop cleanly (remove temp files, close
 // sessions). A second signal calls exit(ExitInterrupted) at once, for a user
 // who does not want to wait. stop releases the signal handler.
+//
+// The message printed at the first signal promises only what is true either
+// way: the command stops at its next safe point, which for a command that
+// writes files is before they are put in place. A command that had passed
+// that point finishes, and Run says so (see Interrupted).
 func SignalContext(parent context.Context, errOut io.Writer, exit func(int)) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 2)
@@ -21,8 +26,9 @@ func SignalContext(parent context.Context, errOut io.Writer, exit func(int)) (ct
 	go func() {
 		select {
 		case sig := <-ch:
-			fmt.Fprintf(errOut, "\n%s: stopping (press Ctrl-C again to exit now)\n", sig)
-			cancel(&CancelError{Err: fmt.Errorf("interrupted by %s", sig)})
+			name := signalName(sig)
+			fmt.Fprintf(errOut, "\n%s: stopping at the next safe point (press Ctrl-C again to exit at once)\n", name)
+			cancel(&CancelError{Err: fmt.Errorf("stopped by %s", name)})
 		case <-done:
 			return
 		}
@@ -38,3 +44,27 @@ func SignalContext(parent context.Context, errOut io.Writer, exit func(int)) (ct
 		cancel(nil)
 	}
 }
+
+// signalName is how messages name a signal: "Ctrl-C (SIGINT)", "SIGTERM".
+// os.Signal's own String is "interrupt", which made "interrupted by interrupt".
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "Ctrl-C (SIGINT)"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+// Interrupted reports whether ctx was cancelled by a signal through
+// SignalContext, and the CancelError that says so.
+func Interrupted(ctx context.Context) (*CancelError, bool) {
+	ce, ok := context.Cause(ctx).(*CancelError)
+	return ce, ok
+}
+
+// AnnotationRunsUntilSignal marks a command whose normal end is a signal
+// (serve): its clean exit after Ctrl-C is not a command that "had already
+// finished" when the signal came.
+const AnnotationRunsUntilSignal = "mlops/runs-until-signal"

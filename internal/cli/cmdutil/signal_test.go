@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
 func TestSignalContext(t *testing.T) {
+	// The first signal's message promises no more than what happens (a command past its last
+	// safe point finishes), and names the signal as users know it: never "interrupted by
+	// interrupt".
 	var errOut bytes.Buffer
 	exited := make(chan int, 1)
 	ctx, stop := SignalContext(context.Background(), &errOut, func(code int) { exited <- code })
@@ -26,6 +30,16 @@ func TestSignalContext(t *testing.T) {
 	var ce *CancelError
 	if !errors.As(context.Cause(ctx), &ce) || ExitCode(context.Cause(ctx)) != ExitInterrupted {
 		t.Fatalf("cause = %v, want CancelError", context.Cause(ctx))
+	}
+	if got := context.Cause(ctx).Error(); got != "stopped by Ctrl-C (SIGINT)" {
+		t.Errorf("cause says %q", got)
+	}
+	if _, ok := Interrupted(ctx); !ok {
+		t.Error("Interrupted does not see the signal")
+	}
+	// The message is written before the context is cancelled, so it is complete here.
+	if msg := errOut.String(); !strings.Contains(msg, "Ctrl-C (SIGINT): stopping at the next safe point (press Ctrl-C again to exit at once)") {
+		t.Errorf("message %q", msg)
 	}
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,11 @@ func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
+		if _, interrupted := cmdutil.Interrupted(ctx); interrupted && cmd.Annotations[cmdutil.AnnotationRunsUntilSignal] == "" {
+			// The signal came after the command's last safe point (its files were already
+			// in place): say so rather than leave "stopping" as the last word.
+			fmt.Fprintln(io.ErrOut, "the command had already finished its work when the signal came; its results above are complete")
+		}
 		return cmdutil.ExitOK
 	}
 	err = classify(err)

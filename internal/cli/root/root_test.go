@@ -2,6 +2,9 @@ package root
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -68,6 +71,35 @@ func TestCancelledContextExits130(t *testing.T) {
 	_, err := root.ExecuteContextC(ctx)
 	if got := cmdutil.ExitCode(classify(err)); got != cmdutil.ExitInterrupted {
 		t.Fatalf("exit %d (err %v), want 130; stderr %s", got, err, errOut)
+	}
+}
+
+// A signal that arrives after a command's last safe point (its files are in place) does not
+// stop it: it exits 0, and the last word on stderr says it finished rather than the "stopping"
+// printed when the signal came. A signal that comes in time wins: 130, "stopped by Ctrl-C".
+func TestInterruptAfterTheWorkIsDone(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&cmdutil.CancelError{Err: errors.New("stopped by Ctrl-C (SIGINT)")})
+	io, _, out, errOut := cmdutil.Test()
+	if code := Run(ctx, io, []string{"version"}); code != 0 {
+		t.Fatalf("exit %d, want 0 (version ignores its context); stderr %s", code, errOut)
+	}
+	if out.Len() == 0 || !strings.Contains(errOut.String(), "had already finished its work when the signal came") {
+		t.Fatalf("stdout %q, stderr %q: want the results and a note that they are complete", out, errOut)
+	}
+	// In time: prune writes nothing and exits 130 with the signal's own words.
+	out2 := filepath.Join(t.TempDir(), "p.onnx")
+	io, _, _, errOut = cmdutil.Test()
+	if code := Run(ctx, io, []string{"prune", "../../../testdata/fmnist/mlp.onnx", "-o", out2, "--sparsity", "0.5"}); code != cmdutil.ExitInterrupted {
+		t.Fatalf("exit %d, want 130; stderr %s", code, errOut)
+	}
+	if !strings.Contains(errOut.String(), "error: stopped by Ctrl-C (SIGINT)") || strings.Contains(errOut.String(), "already finished") {
+		t.Fatalf("stderr %q", errOut)
+	}
+	if _, err := os.Stat(out2); !os.IsNotExist(err) {
+		t.Fatalf("an interrupted prune wrote %s", out2)
 	}
 }
 

@@ -79,8 +79,9 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*ServeOptions) error) *cobra.Comm
 	f.DeclareConfig(cmdutil.ConfigKey{Name: KeyRegistry, Default: "",
 		Help: "URL of the model registry (file://, s3://, gs://, azblob://, mem://)"})
 	cmd := &cobra.Command{
-		Use:   "serve MODEL... [flags]",
-		Short: "Serve ONNX models over the KServe v2 / Open Inference Protocol",
+		Annotations: map[string]string{cmdutil.AnnotationRunsUntilSignal: "Ctrl-C or SIGTERM is how serve stops"},
+		Use:         "serve MODEL... [flags]",
+		Short:       "Serve ONNX models over the KServe v2 / Open Inference Protocol",
 		Long: `Serve one or more ONNX models with ONNX Runtime over the Open Inference
 Protocol (KServe v2 REST), the protocol Triton, KServe and MLServer speak.
 
