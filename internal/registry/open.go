@@ -103,17 +103,29 @@ func Redact(rawURL string) string {
 // bucket (credentials come from the cloud SDK's usual chain) and verifies that the bucket is
 // reachable, so a missing bucket or bad credentials fail here with a clear message.
 func Open(ctx context.Context, rawURL string, opts Options) (*Registry, error) {
+	b, err := OpenStore(ctx, rawURL, "registry")
+	if err != nil {
+		return nil, err
+	}
+	return &Registry{bucket: b, url: Redact(rawURL), opts: opts.withDefaults()}, nil
+}
+
+// OpenStore opens the bucket at rawURL with the registry's checks (scheme, query parameters,
+// no credentials in the URL, bucket reachable), with the URL's path as key prefix. Other
+// packages that keep data on the same blob stores (tune journals) use it; what names the
+// store in messages ("registry", "journal").
+func OpenStore(ctx context.Context, rawURL, what string) (*blob.Bucket, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("%w: registry URL %q: want s3://bucket/prefix, gs://bucket/prefix, azblob://container/prefix, file:///path or mem://", ErrInvalid, Redact(rawURL))
+		return nil, fmt.Errorf("%w: %s URL %q: want s3://bucket/prefix, gs://bucket/prefix, azblob://container/prefix, file:///path or mem://", ErrInvalid, what, Redact(rawURL))
 	}
 	red := Redact(rawURL)
 	if u.User != nil {
-		return nil, fmt.Errorf("%w: registry URL %s: credentials in the URL are not accepted; use the cloud's usual environment variables or config files", ErrInvalid, red)
+		return nil, fmt.Errorf("%w: %s URL %s: credentials in the URL are not accepted; use the cloud's usual environment variables or config files", ErrInvalid, what, red)
 	}
 	allowed, ok := allowedParams[u.Scheme]
 	if !ok {
-		return nil, fmt.Errorf("%w: registry URL %s: unsupported scheme %q; use s3, gs, azblob, file or mem", ErrInvalid, red, u.Scheme)
+		return nil, fmt.Errorf("%w: %s URL %s: unsupported scheme %q; use s3, gs, azblob, file or mem", ErrInvalid, what, red, u.Scheme)
 	}
 	q := u.Query()
 	var unknown []string
@@ -128,22 +140,22 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Registry, error) {
 		if len(allowed) > 0 {
 			hint = "supported: " + strings.Join(allowed, ", ")
 		}
-		return nil, fmt.Errorf("%w: registry URL %s: unknown query parameter %s for %s:// (%s)", ErrInvalid, red, strings.Join(unknown, ", "), u.Scheme, hint)
+		return nil, fmt.Errorf("%w: %s URL %s: unknown query parameter %s for %s:// (%s)", ErrInvalid, what, red, strings.Join(unknown, ", "), u.Scheme, hint)
 	}
 	b, err := openBucket(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("open registry %s: %w", red, err)
+		return nil, fmt.Errorf("open %s %s: %w", what, red, err)
 	}
 	ok, err = b.IsAccessible(ctx)
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open registry %s: %w (check the endpoint and credentials)", red, err)
+		return nil, fmt.Errorf("open %s %s: %w (check the endpoint and credentials)", what, red, err)
 	}
 	if !ok {
 		b.Close()
-		return nil, fmt.Errorf("%w: open registry %s: bucket or container %q does not exist; create it first", ErrNotFound, red, u.Host)
+		return nil, fmt.Errorf("%w: open %s %s: bucket or container %q does not exist; create it first", ErrNotFound, what, red, u.Host)
 	}
-	return &Registry{bucket: b, url: red, opts: opts.withDefaults()}, nil
+	return b, nil
 }
 
 // OpenBucket wraps an already open bucket (tests, embedding). The registry takes ownership.
