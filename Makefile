@@ -36,6 +36,7 @@ BENCH_PKGS += ./internal/optimize/...
 BENCH_PKGS += ./internal/deploy/...
 BENCH_PKGS += ./internal/registry/... # 1 GiB push/pull vs boto3 on MinIO
 BENCH_PKGS += ./internal/retrain/backend/... # training step vs PyTorch 1.13
+BENCH_PKGS += ./internal/tune/... # sampler and journal overhead; quality vs Optuna below
 BENCH_TIME ?= 1x
 
 .PHONY: setup services build test bench lint demo generate clean
@@ -65,7 +66,7 @@ services:
 test: setup services build
 	@mkdir -p .cache
 	@set +e; \
-	MLOPS_REQUIRE_ORT=1 MLOPS_REQUIRE_CORPUS=1 MLOPS_REQUIRE_IMGLY=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee .cache/test.log; \
+	MLOPS_REQUIRE_ORT=1 MLOPS_REQUIRE_CORPUS=1 MLOPS_REQUIRE_IMGLY=1 MLOPS_REQUIRE_OPTUNA=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee .cache/test.log; \
 	rc=$${PIPESTATUS[0]}; \
 	echo "== go test summary: $$(grep -cE '^ok ' .cache/test.log) packages ok, $$(grep -cE '^FAIL[[:space:]]' .cache/test.log) failed, $$(grep -cE '^\?' .cache/test.log) without tests"; \
 	grep -E '^(FAIL|--- FAIL)' .cache/test.log || true; \
@@ -79,6 +80,7 @@ bench: setup
 	@mkdir -p .cache
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -timeout 60m $(BENCH_PKGS) 2>&1 | tee .cache/bench-report.txt
 	/usr/bin/python3 testdata/metrics/bench.py 2>&1 | tee -a .cache/bench-report.txt
+	/usr/bin/python3 internal/tune/quality/compare.py 2>&1 | tee -a .cache/bench-report.txt
 	@echo "report: .cache/bench-report.txt"
 
 ## lint: gofmt must list nothing; go vet must pass

@@ -3,10 +3,9 @@ package eval
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"fmt"
 	"html/template"
 
+	"github.com/mlops-dev/mlops/internal/plotio"
 	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
@@ -42,11 +41,6 @@ img{max-width:540px;margin:6px;border:1px solid #eee}.note{color:#555}
 </body></html>
 `))
 
-type image struct {
-	Name string
-	Src  template.URL
-}
-
 // WriteHTML writes the page HTML renders to path (through a temporary file; an existing regular
 // file is replaced, anything else at path is refused).
 func WriteHTML(ctx context.Context, r *Report, path string) error {
@@ -63,21 +57,14 @@ func HTML(ctx context.Context, r *Report) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var imgs []image
-	for _, np := range plots {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		b, err := encodePlot(np.p, "png")
-		if err != nil {
-			return nil, fmt.Errorf("plot %s: %w", np.name, err)
-		}
-		imgs = append(imgs, image{np.name, template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))})
+	imgs, err := plotio.Images(ctx, plots)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := page.Execute(&buf, struct {
 		R      *Report
-		Images []image
+		Images []plotio.Image
 	}{r, imgs}); err != nil {
 		return nil, err
 	}

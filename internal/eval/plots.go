@@ -1,13 +1,10 @@
 package eval
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image/color"
 	"math"
-	"os"
-	"path/filepath"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/moreland"
@@ -15,7 +12,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/mlops-dev/mlops/internal/metrics"
-	"github.com/mlops-dev/mlops/internal/safefile"
+	"github.com/mlops-dev/mlops/internal/plotio"
 )
 
 // maxCurves bounds the one-vs-rest curves drawn; beyond it the legend and
@@ -23,10 +20,7 @@ import (
 const maxCurves = 20
 
 // namedPlot is one figure and the file stem it is saved under.
-type namedPlot struct {
-	name string
-	p    *plot.Plot
-}
+type namedPlot = plotio.Named
 
 // confusionGrid adapts a confusion matrix to plotter.GridXYZ: column =
 // predicted class, row = true class (class 0 at the bottom-left).
@@ -70,7 +64,7 @@ func buildPlots(r *Report) ([]namedPlot, error) {
 			return nil, err
 		}
 		p.Add(labels)
-		out = append(out, namedPlot{"confusion_matrix", p})
+		out = append(out, namedPlot{Name: "confusion_matrix", Plot: p})
 	}
 	if pr := r.preds; pr != nil && (pr.Task == Classification || pr.Task == Binary) {
 		roc, prc := plot.New(), plot.New()
@@ -93,7 +87,7 @@ func buildPlots(r *Report) ([]namedPlot, error) {
 		diag.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
 		roc.Add(diag)
 		roc.Legend.Top, roc.Legend.Left = false, false
-		out = append(out, namedPlot{"roc", roc}, namedPlot{"pr", prc})
+		out = append(out, namedPlot{Name: "roc", Plot: roc}, namedPlot{Name: "pr", Plot: prc})
 	}
 	if cal := r.calibration; cal != nil {
 		p := plot.New()
@@ -115,7 +109,7 @@ func buildPlots(r *Report) ([]namedPlot, error) {
 		diag.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
 		p.Add(diag)
 		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-		out = append(out, namedPlot{"reliability", p})
+		out = append(out, namedPlot{Name: "reliability", Plot: p})
 	}
 	if len(r.Latency) > 0 && len(r.Latency[0].Samples) > 1 {
 		l := r.Latency[0]
@@ -127,7 +121,7 @@ func buildPlots(r *Report) ([]namedPlot, error) {
 			return nil, err
 		}
 		p.Add(h)
-		out = append(out, namedPlot{"latency", p})
+		out = append(out, namedPlot{Name: "latency", Plot: p})
 	}
 	return out, nil
 }
@@ -204,18 +198,6 @@ func curveColor(i int) color.Color {
 	return pal[i%len(pal)]
 }
 
-func encodePlot(p *plot.Plot, format string) ([]byte, error) {
-	wt, err := p.WriterTo(6*vg.Inch, 4.5*vg.Inch, format)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
 // WritePlots writes every plot as PNG and SVG into dir (created if needed)
 // and returns the paths written.
 func WritePlots(ctx context.Context, r *Report, dir string) ([]string, error) {
@@ -223,25 +205,5 @@ func WritePlots(ctx context.Context, r *Report, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, np := range plots {
-		for _, ext := range []string{"png", "svg"} {
-			if err := ctx.Err(); err != nil {
-				return files, err
-			}
-			b, err := encodePlot(np.p, ext)
-			if err != nil {
-				return files, fmt.Errorf("%s.%s: %w", np.name, ext, err)
-			}
-			path := filepath.Join(dir, np.name+"."+ext)
-			if err := safefile.WriteFile(ctx, path, b, true); err != nil {
-				return files, err
-			}
-			files = append(files, path)
-		}
-	}
-	return files, nil
+	return plotio.WriteFiles(ctx, plots, dir)
 }

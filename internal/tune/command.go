@@ -27,6 +27,32 @@ type Command struct {
 	Environ []string
 	// Grace is how long the program has to exit after SIGTERM before SIGKILL (default 5s).
 	Grace time.Duration
+
+	mu     sync.Mutex
+	groups map[int]bool // process groups of running trials
+}
+
+// KillAll kills every running trial's process group at once (SIGKILL, no grace): for a
+// process that is about to exit without waiting for its trials.
+func (c *Command) KillAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for pgid := range c.groups {
+		killGroup(pgid)
+	}
+}
+
+func (c *Command) track(pgid int, running bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.groups == nil {
+		c.groups = map[int]bool{}
+	}
+	if running {
+		c.groups[pgid] = true
+	} else {
+		delete(c.groups, pgid)
+	}
 }
 
 const tailLines, tailLineBytes = 20, 400
@@ -84,6 +110,8 @@ func (c *Command) Run(ctx context.Context, t *TrialRun) (Result, error) {
 	if err := cmd.Start(); err != nil {
 		return Result{}, fmt.Errorf("start %s: %w", args[0], err)
 	}
+	c.track(cmd.Process.Pid, true)
+	defer c.track(cmd.Process.Pid, false)
 	tail := &outputTail{}
 	stop := make(chan struct{}) // closed to kill the program early (bad metric, pruned)
 	var stopOnce sync.Once

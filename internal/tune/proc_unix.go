@@ -17,3 +17,6 @@ func terminate(pid int, grace time.Duration, exited <-chan struct{}) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	}
 }
+
+// killGroup sends SIGKILL to a process group.
+func killGroup(pgid int) { _ = syscall.Kill(-pgid, syscall.SIGKILL) }

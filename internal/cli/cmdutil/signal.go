@@ -6,20 +6,23 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
 // SignalContext returns a context cancelled by the first SIGINT or SIGTERM,
 // so the running command can stop cleanly (remove temp files, close
 // sessions). A second signal calls exit(ExitInterrupted) at once, for a user
-// who does not want to wait. stop releases the signal handler.
+// who does not want to wait, after the functions registered with
+// OnForcedExit. stop releases the signal handler.
 //
 // The message printed at the first signal promises only what is true either
 // way: the command stops at its next safe point, which for a command that
 // writes files is before they are put in place. A command that had passed
 // that point finishes, and Run says so (see Interrupted).
 func SignalContext(parent context.Context, errOut io.Writer, exit func(int)) (ctx context.Context, stop func()) {
-	ctx, cancel := context.WithCancelCause(parent)
+	hooks := &exitHooks{}
+	ctx, cancel := context.WithCancelCause(context.WithValue(parent, exitHooksKey{}, hooks))
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -34,6 +37,7 @@ func SignalContext(parent context.Context, errOut io.Writer, exit func(int)) (ct
 		}
 		select {
 		case <-ch:
+			hooks.run()
 			exit(ExitInterrupted)
 		case <-done:
 		}
@@ -68,3 +72,43 @@ func Interrupted(ctx context.Context) (*CancelError, bool) {
 // (serve): its clean exit after Ctrl-C is not a command that "had already
 // finished" when the signal came.
 const AnnotationRunsUntilSignal = "mlops/runs-until-signal"
+
+type exitHooksKey struct{}
+
+// exitHooks are what must happen even when the user will not wait (kill child processes).
+type exitHooks struct {
+	mu  sync.Mutex
+	fns map[int]func()
+	n   int
+}
+
+func (h *exitHooks) run() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, fn := range h.fns {
+		fn()
+	}
+}
+
+// OnForcedExit registers fn to run when a second signal makes the process exit at once
+// (fn must be quick: it kills, it does not wait). It returns a function that unregisters
+// it. Without a SignalContext in ctx it does nothing.
+func OnForcedExit(ctx context.Context, fn func()) (remove func()) {
+	h, ok := ctx.Value(exitHooksKey{}).(*exitHooks)
+	if !ok {
+		return func() {}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fns == nil {
+		h.fns = map[int]func(){}
+	}
+	id := h.n
+	h.n++
+	h.fns[id] = fn
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.fns, id)
+	}
+}

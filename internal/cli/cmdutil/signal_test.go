@@ -18,6 +18,9 @@ func TestSignalContext(t *testing.T) {
 	exited := make(chan int, 1)
 	ctx, stop := SignalContext(context.Background(), &errOut, func(code int) { exited <- code })
 	defer stop()
+	hooked := make(chan bool, 2)
+	OnForcedExit(ctx, func() { hooked <- true })
+	OnForcedExit(ctx, func() { hooked <- false })() // registered and removed at once
 
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -48,6 +51,9 @@ func TestSignalContext(t *testing.T) {
 	case code := <-exited:
 		if code != ExitInterrupted {
 			t.Fatalf("exit(%d), want %d", code, ExitInterrupted)
+		}
+		if len(hooked) != 1 || !<-hooked {
+			t.Fatal("the forced-exit hook did not run exactly once")
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("second SIGINT did not exit")

@@ -23,6 +23,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/rm"
 	"github.com/mlops-dev/mlops/internal/cli/rollback"
 	"github.com/mlops-dev/mlops/internal/cli/serve"
+	"github.com/mlops-dev/mlops/internal/cli/tune"
 	"github.com/mlops-dev/mlops/internal/cli/version"
 )
 
@@ -46,6 +47,7 @@ func addCommands(root *cobra.Command, f *cmdutil.Factory) {
 	root.AddCommand(promote.NewCmdPromote(f, nil))
 	root.AddCommand(rollback.NewCmdRollback(f, nil))
 	root.AddCommand(rm.NewCmdRm(f, nil))
+	root.AddCommand(tune.NewCmdTune(f))
 }
 
 // GlobalOptions are the values of the flags every command accepts.

@@ -1,0 +1,237 @@
+package tune
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
+	coretune "github.com/mlops-dev/mlops/internal/tune"
+	"github.com/mlops-dev/mlops/internal/tune/journal"
+	"github.com/mlops-dev/mlops/internal/tune/pruner"
+	"github.com/mlops-dev/mlops/internal/tune/report"
+	"github.com/mlops-dev/mlops/internal/tune/sampler"
+	"github.com/mlops-dev/mlops/internal/tune/space"
+	"github.com/mlops-dev/mlops/internal/tune/study"
+)
+
+// RunOptions are the inputs of `mlops tune run`.
+type RunOptions struct {
+	IO      *cmdutil.IOStreams
+	Format  func() (cmdutil.Format, error)
+	Environ []string // what command trials start from
+
+	StudyFile   string
+	Worker      bool
+	WorkerID    string
+	Trials      int
+	Time        time.Duration
+	Parallelism int
+	Sampler     string
+	Seed        uint64
+	Pruner      string
+	Storage     string
+	Heartbeat   time.Duration
+	Artifacts   string
+	PlotsDir    string
+	ReportFile  string
+
+	changed func(string) bool
+}
+
+// NewCmdRun builds `mlops tune run`.
+func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{IO: f.IO, Format: f.OutputFormat, Environ: os.Environ()}
+	cmd := &cobra.Command{
+		Use:   "run <study.yaml>",
+		Short: "Run (or resume) a study: sample, run and record trials until the budget is met",
+		Long: `Run the trials of a study file until budget.trials trials (complete or pruned,
+counted over the whole study, resumes and other workers included) are done,
+budget.time has passed, the grid is exhausted, or three trials fail in a row
+(exit 1 with the last one's output). Running it again resumes the study; a
+journal that belongs to another study, or a changed search space, is refused.
+
+Each trial runs trial.command with ${param} replaced in its arguments and
+trial.env, in its own process group, with trial.timeout. It reports metrics as
+lines 'mlops-metric NAME=VALUE [step=N]' on stdout (step lines feed the pruner)
+or as a JSON object in $MLOPS_METRICS_FILE. A trial that reports no value for an
+objective, or NaN/inf, fails with the last lines of its output.
+
+--worker makes this process one of several sharing the study (same journal file
+or blob URL, on one or many machines): each runs --parallelism trials (default 1),
+parallel samplers avoid each other (constant liar), and a trial whose worker
+stops sending heartbeats is failed and its parameters re-run once.
+
+On a terminal, a live table of trials and the best so far; plain lines otherwise.
+Ctrl-C stops launching trials, cancels running ones and records them (they are
+re-run on resume); a second Ctrl-C exits at once. Exit 130.
+
+Flags override the study file for one run.
+
+` + cmdutil.ExitCodesHelp,
+		Example: `  mlops tune run study.yaml
+  mlops tune run study.yaml --trials 200 --parallelism 4
+  mlops tune run --worker study.yaml          # on each of N machines, storage: s3://...
+  mlops tune run study.yaml --output json --report study.html`,
+		Args: cmdutil.ExactArgs(1, "a study file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.StudyFile, opts.changed = args[0], cmd.Flags().Changed
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Worker, "worker", false, "join the study as one of several worker processes")
+	fl.StringVar(&opts.WorkerID, "worker-id", "", "this worker's name in the journal (default host-pid-random)")
+	fl.IntVar(&opts.Trials, "trials", 0, "budget.trials: the study's total of complete and pruned trials")
+	fl.DurationVar(&opts.Time, "time", 0, "budget.time: stop launching trials after this long")
+	fl.IntVar(&opts.Parallelism, "parallelism", 0, "trials this process runs at once (default: the study's, 1 with --worker)")
+	fl.StringVar(&opts.Sampler, "sampler", "", "sampler: grid, random, tpe, cmaes or nsga2")
+	fl.Uint64Var(&opts.Seed, "seed", 0, "sampler seed (a new study only: the journal keeps its seed)")
+	fl.StringVar(&opts.Pruner, "pruner", "", "pruner: none, median or asha")
+	fl.StringVar(&opts.Storage, "storage", "", "journal: a path or s3://, gs://, azblob://, file:// URL")
+	fl.DurationVar(&opts.Heartbeat, "heartbeat", 0, "how often running trials' leases are renewed (default 10s; lost after 1.5×)")
+	fl.StringVar(&opts.Artifacts, "artifacts", "", "folder for per-trial folders (default <study>.trials next to the journal)")
+	fl.StringVar(&opts.PlotsDir, "plots", "", "at the end, write PNG and SVG plots into this directory")
+	fl.StringVar(&opts.ReportFile, "report", "", "at the end, write a self-contained HTML report to this file")
+	return cmd
+}
+
+// applyFlags lets flags override the study file.
+func (o *RunOptions) applyFlags(spec *coretune.Spec) error {
+	if o.changed == nil {
+		o.changed = func(string) bool { return false }
+	}
+	if o.changed("trials") {
+		if o.Trials < 0 {
+			return cmdutil.FlagErrorf("--trials must be positive")
+		}
+		spec.Budget.Trials = o.Trials
+	}
+	if o.changed("time") {
+		spec.Budget.Time = o.Time
+	}
+	if o.changed("parallelism") && o.Parallelism < 1 {
+		return cmdutil.FlagErrorf("--parallelism must be at least 1")
+	}
+	if o.changed("sampler") {
+		spec.Sampler.Name = o.Sampler
+		if _, err := sampler.New(spec.Sampler, spec.Space, spec.Objectives); err != nil {
+			return cmdutil.FlagErrorf("--sampler: %v", err)
+		}
+	}
+	if o.changed("seed") {
+		spec.Sampler.Seed, spec.SeedSet = o.Seed, true
+	}
+	if o.changed("pruner") {
+		spec.Pruner.Name = o.Pruner
+		if _, err := pruner.New(spec.Pruner); err != nil {
+			return cmdutil.FlagErrorf("--pruner: %v", err)
+		}
+	}
+	if o.changed("storage") {
+		spec.Storage = o.Storage
+	}
+	if o.changed("heartbeat") {
+		if o.Heartbeat <= 0 {
+			return cmdutil.FlagErrorf("--heartbeat must be positive")
+		}
+		spec.Heartbeat = o.Heartbeat
+	}
+	return nil
+}
+
+func runRun(ctx context.Context, opts *RunOptions) error {
+	format, err := opts.Format()
+	if err != nil {
+		return err
+	}
+	spec, err := coretune.LoadSpec(opts.StudyFile)
+	if err != nil {
+		return err
+	}
+	if err := opts.applyFlags(spec); err != nil {
+		return err
+	}
+	j, err := journal.Open(ctx, spec.Storage, journal.Options{})
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	parallelism := opts.Parallelism
+	if parallelism == 0 && opts.Worker {
+		parallelism = 1
+	}
+	prog := newProgress(opts.IO, spec.Objectives)
+	obj := &coretune.Command{Spec: spec, Environ: opts.Environ}
+	// A second Ctrl-C exits at once: take the trials' process groups down with us.
+	defer cmdutil.OnForcedExit(ctx, obj.KillAll)()
+	r, err := coretune.NewRunner(ctx, spec, j, obj, coretune.RunOptions{Worker: opts.WorkerID, Parallelism: parallelism,
+		Shared: opts.Worker, ArtifactsDir: opts.Artifacts, Events: prog.event})
+	if err != nil {
+		return err
+	}
+	for _, w := range j.Warnings() {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w)
+	}
+	budget := "no trial budget"
+	if spec.Budget.Trials > 0 {
+		budget = fmt.Sprintf("budget %d trials", spec.Budget.Trials)
+	}
+	opts.IO.Statusf("study %s: journal %s, sampler %s, %s, worker %s", spec.Study, j.Location(), spec.Sampler.Name, budget, r.Worker())
+	sum, runErr := r.Run(ctx)
+	if sum == nil {
+		return runErr
+	}
+	for _, w := range sum.Warnings {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w)
+	}
+	// The summary and artifacts come from the journal as it is now, interrupted or not.
+	actx := context.WithoutCancel(ctx)
+	var out *statusJSON
+	var rep *report.Report
+	err = j.View(actx, func(st *study.Study) error {
+		rep = report.Build(st, j.Location(), time.Now())
+		out = buildStatus(rep, st)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := writeArtifacts(actx, opts.IO, rep, opts.PlotsDir, opts.ReportFile); err != nil {
+		return err
+	}
+	out.Stopped, out.Ran = string(sum.Reason), &sum.Ran
+	if format == cmdutil.FormatJSON {
+		if err := cmdutil.PrintJSON(opts.IO, out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(opts.IO.Out, "study %s stopped (%s) after %d trials in this run; %s\n", spec.Study, stopText(sum.Reason), sum.Ran, countsText(rep.Counts))
+		printBest(opts.IO.Out, rep)
+	}
+	return runErr
+}
+
+func stopText(r coretune.StopReason) string {
+	return map[coretune.StopReason]string{
+		coretune.StopBudget: "budget reached", coretune.StopTime: "time budget used", coretune.StopExhausted: "grid exhausted",
+		coretune.StopFailures: "trials failed in a row", coretune.StopInterrupted: "interrupted"}[r]
+}
+
+func sortedKeys(p space.Params) []string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func formatValue(v any) string { return space.FormatValue(v) }

@@ -1,0 +1,106 @@
+// Command quality runs mlops' samplers on the benchmark functions for many seeds and prints
+// the true value at the best observed trial after given trial counts, one JSON object per
+// study. compare.py runs it beside Debian's Optuna 3.1 on the same functions and budgets and
+// prints both.
+//
+//	go run ./internal/tune/quality -funcs branin,hartmann6 -samplers random,tpe -seeds 20 -trials 50,100
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlops-dev/mlops/internal/tune/benchfn"
+	"github.com/mlops-dev/mlops/internal/tune/sampler"
+	"github.com/mlops-dev/mlops/internal/tune/study"
+)
+
+type result struct {
+	Impl     string             `json:"impl"`
+	Sampler  string             `json:"sampler"`
+	Func     string             `json:"func"`
+	Seed     int                `json:"seed"`
+	Best     map[string]float64 `json:"best"`      // trials → true value at the best observed trial
+	SamplerS float64            `json:"sampler_s"` // time spent in Sample
+}
+
+func main() {
+	funcs := flag.String("funcs", "branin,hartmann6,noisy-branin,noisy-hartmann6", "test functions")
+	samplers := flag.String("samplers", "random,tpe,tpe-independent,cmaes", "samplers (tpe-independent: TPE with multivariate false)")
+	seeds := flag.Int("seeds", 20, "seeds per sampler and function (0..N-1)")
+	seed0 := flag.Int("seed0", 0, "first seed")
+	trialsFlag := flag.String("trials", "50,100", "report the best value after these many trials")
+	flag.Parse()
+	var checkpoints []int
+	for _, s := range strings.Split(*trialsFlag, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bad -trials %q\n", s)
+			os.Exit(2)
+		}
+		checkpoints = append(checkpoints, n)
+	}
+	total := slices.Max(checkpoints)
+	enc := json.NewEncoder(os.Stdout)
+	for _, fn := range strings.Split(*funcs, ",") {
+		f, err := benchfn.Get(fn)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		for _, sname := range strings.Split(*samplers, ",") {
+			for seed := *seed0; seed < *seed0+*seeds; seed++ {
+				r, err := run(f, sname, uint64(seed), total, checkpoints)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+				enc.Encode(r)
+			}
+		}
+	}
+}
+
+func run(f benchfn.Func, sname string, seed uint64, total int, checkpoints []int) (result, error) {
+	cfg := sampler.Config{Name: sname, Seed: seed}
+	switch sname {
+	case "tpe-independent": // Optuna 3.1's default model
+		cfg.Name, cfg.Multivariate = "tpe", new(false)
+	}
+	st := &study.Study{Name: "bench", Objectives: []study.Objective{{Metric: "y", Direction: study.Minimize}}, Space: f.Space}
+	s, err := sampler.New(cfg, f.Space, st.Objectives)
+	if err != nil {
+		return result{}, err
+	}
+	noise := rand.New(rand.NewPCG(seed, 12345))
+	res := result{Impl: "mlops", Sampler: sname, Func: f.Name, Seed: int(seed), Best: map[string]float64{}}
+	bestObs, bestTrue := math.Inf(1), math.NaN()
+	var spent time.Duration
+	for n := 0; n < total; n++ {
+		t0 := time.Now()
+		p, err := s.Sample(context.Background(), st, n)
+		spent += time.Since(t0)
+		if err != nil {
+			return res, fmt.Errorf("%s %s seed %d trial %d: %w", sname, f.Name, seed, n, err)
+		}
+		obs, truth := f.Eval(p, noise)
+		st.Trials = append(st.Trials, &study.Trial{Number: n, State: study.Complete, Params: p, Values: []float64{obs}})
+		if obs < bestObs {
+			bestObs, bestTrue = obs, truth
+		}
+		if slices.Contains(checkpoints, n+1) {
+			res.Best[strconv.Itoa(n+1)] = bestTrue
+		}
+	}
+	res.SamplerS = spent.Seconds()
+	return res, nil
+}
