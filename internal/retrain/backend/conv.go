@@ -3,6 +3,7 @@ package backend
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -18,6 +19,20 @@ type convNode struct {
 	strides, inputDilations, kernelDilations []int
 	paddings                                 [][2]int
 	channelGroups, batchGroups               int
+
+	// plan caches the execution plan of the last shapes seen (static in practice: gomlx builds
+	// a graph per input shape), so a training step does not rebuild its offset tables.
+	plan atomic.Pointer[convPlan]
+}
+
+// planFor returns the plan for these shapes, reusing the cached one when they match.
+func (d *convNode) planFor(in, kern, out shapes.Shape) *convPlan {
+	if p := d.plan.Load(); p != nil && p.in.Equal(in) && p.kern.Equal(kern) && p.out.Equal(out) {
+		return p
+	}
+	p := newConvPlan(d, in, kern, out)
+	d.plan.Store(p)
+	return p
 }
 
 func (d *convNode) EqualNodeData(other extension.NodeDataComparable) bool {
@@ -98,7 +113,7 @@ func convExecutor(previous extension.NodeExecutor) extension.NodeExecutor {
 		if err != nil {
 			return nil, err
 		}
-		plan := newConvPlan(d, inputs[0].RawShape, inputs[1].RawShape, out.RawShape)
+		plan := d.planFor(inputs[0].RawShape, inputs[1].RawShape, out.RawShape)
 		plan.run(scratch{be: be}, inputs[0].Flat.([]float32), inputs[1].Flat.([]float32), out.Flat.([]float32))
 		return out, nil
 	}
@@ -113,7 +128,8 @@ func convExecutor(previous extension.NodeExecutor) extension.NodeExecutor {
 // column strips. A channel block is a run of output channels sharing one feature group and one
 // batch group.
 type convPlan struct {
-	spatial int
+	in, kern, out shapes.Shape
+	spatial       int
 	// Input: batch and channel strides, and per spatial axis the dimension, dilated dimension,
 	// stride in memory, conv stride, input dilation and low padding.
 	inBatchStride, inChanStride  int
@@ -154,6 +170,7 @@ func newConvPlan(d *convNode, in, kern, out shapes.Shape) *convPlan {
 	sp := len(ax.InputSpatial)
 	inStr, kStr, oStr := in.Strides(), kern.Strides(), out.Strides()
 	p := &convPlan{
+		in: in.Clone(), kern: kern.Clone(), out: out.Clone(),
 		spatial:       sp,
 		inBatchStride: inStr[ax.InputBatch], inChanStride: inStr[ax.InputChannels],
 		inBatch: in.Dimensions[ax.InputBatch], inChans: in.Dimensions[ax.InputChannels],

@@ -71,9 +71,20 @@ func reduceFloat32(op compute.OpType, in []float32, dims, axes []int, out []floa
 				acc = min(acc, float64(x))
 			}
 		default:
-			for _, x := range v {
-				acc += float64(x)
+			// Four running sums break the chain of dependent float64 adds; they are combined in
+			// a fixed order, so the result still depends on the shape only.
+			var s0, s1, s2, s3 float64
+			i := 0
+			for ; i+4 <= len(v); i += 4 {
+				s0 += float64(v[i])
+				s1 += float64(v[i+1])
+				s2 += float64(v[i+2])
+				s3 += float64(v[i+3])
 			}
+			for ; i < len(v); i++ {
+				s0 += float64(v[i])
+			}
+			acc += (s0 + s1) + (s2 + s3)
 		}
 		return acc
 	}
