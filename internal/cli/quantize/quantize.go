@@ -272,6 +272,12 @@ func quantizeRun(ctx context.Context, o *QuantizeOptions) error {
 		if rt, err = o.Runtime(); err != nil {
 			return err
 		}
+	} else if req.Options.Bits == 4 {
+		// Not needed to quantize, but when installed it tells whether it
+		// has the 4-bit kernels.
+		if r, err := o.Runtime(); err == nil {
+			rt = r
+		}
 	}
 	if req.Options.Bits == 4 {
 		o.IO.Statusf("quantizing %s (4-bit %s, block %d)", req.Input, req.Options.Algorithm, req.Options.BlockSize)

@@ -2,8 +2,10 @@ package quant
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/mlops-dev/mlops/internal/onnx"
@@ -269,4 +271,31 @@ func maxRelDiff(a, b []float32) float64 {
 		m = math.Max(m, math.Abs(float64(b[i])))
 	}
 	return d / math.Max(m, 1e-12)
+}
+
+// TestNBitsBadInput: a com.microsoft import other than opset 1, an ONNX
+// Runtime older than the kernels, gptq without data and an already 4-bit
+// model are refused with errors that say what to do.
+func TestNBitsBadInput(t *testing.T) {
+	m := nbitsNet(t)
+	m.Proto.OpsetImport = append(m.Proto.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String("com.microsoft"), Version: proto.Int64(2)})
+	if _, err := Quantize(context.Background(), m, Options{Mode: Dynamic, Format: QDQ, Bits: 4}, nil); !errors.Is(err, ErrOpsetTooOld) {
+		t.Errorf("com.microsoft opset 2: %v", err)
+	}
+	if err := checkNBits(nbitsNet(t), "1.16.3"); !errors.Is(err, ErrOpsetTooOld) || !strings.Contains(err.Error(), "1.20 or later") {
+		t.Errorf("ORT 1.16: %v", err)
+	}
+	if err := checkNBits(nbitsNet(t), "1.30.0"); err != nil {
+		t.Errorf("ORT 1.30: %v", err)
+	}
+	if _, err := Quantize(context.Background(), nbitsNet(t), Options{Mode: Dynamic, Format: QDQ, Bits: 4, Algorithm: GPTQ}, nil); !errors.Is(err, ErrNeedsCalibration) {
+		t.Errorf("gptq without data: %v", err)
+	}
+	q := nbitsNet(t)
+	if _, err := Quantize(context.Background(), q, Options{Mode: Dynamic, Format: QDQ, Bits: 4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Quantize(context.Background(), q, Options{Mode: Dynamic, Format: QDQ, Bits: 4}, nil); !errors.Is(err, ErrAlreadyQuantized) {
+		t.Errorf("re-quantizing a 4-bit model: %v", err)
+	}
 }

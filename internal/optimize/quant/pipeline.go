@@ -97,6 +97,15 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if err := checkOpset(m, o); err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Input, err)
 	}
+	if o.fourBit() {
+		ver := ""
+		if rt != nil {
+			ver = rt.Version()
+		}
+		if err := checkNBits(m, ver); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.Input, err)
+		}
+	}
 	if req.Eval.Path != "" {
 		if err := CheckEvalData(ctx, rt, req.Input, req.Eval, req.Session); err != nil {
 			return nil, err

@@ -179,6 +179,11 @@ func quantize(ctx context.Context, m *onnx.Model, opts Options, ranges map[strin
 	if err := checkOpset(m, opts); err != nil {
 		return nil, err
 	}
+	if opts.fourBit() {
+		if err := checkNBits(m, ""); err != nil {
+			return nil, err
+		}
+	}
 	r := &rewriter{
 		ctx: ctx, m: m, opts: opts, ranges: ranges, opset: defaultOpset(m.Proto),
 		names:   names{used: map[string]bool{}},
