@@ -44,6 +44,12 @@ func TestGlobalThresholdMatchesInMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, imp := range imps {
+			one := smallestMask([][]float32{imp}, roundHalfEven(sp*float64(len(imp))))[0]
+			for j, z := range radixThreshold([][]float32{imp}, int64(roundHalfEven(sp*float64(len(imp))))).mask(imp) {
+				if z != one[j] {
+					t.Fatalf("layer scope, sparsity %v: tensor %d element %d masked %v, selection %v", sp, i, j, z, one[j])
+				}
+			}
 			got := g.mask(imp)
 			for j := range got {
 				if got[j] != want[i][j] {

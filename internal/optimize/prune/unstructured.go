@@ -102,7 +102,8 @@ func pruneUnstructured(ctx context.Context, st *onnx.TensorStream, targets []*ta
 		f32 = vals
 		var norm float64
 		var zeros int64
-		imp, norm, zeros = importance(vals, o.Criterion, imp)
+		// Magnitudes overwrite the values: one weight-sized float buffer.
+		imp, norm, zeros = importance(vals, o.Criterion, vals)
 		n := int64(len(imp))
 		layer := Layer{
 			Name: tg.init.GetName(), Node: nodeID(tg.node), OpType: tg.node.GetOpType(),
@@ -120,7 +121,7 @@ func pruneUnstructured(ctx context.Context, st *onnx.TensorStream, targets []*ta
 		case global != nil:
 			mask = global.mask(imp)
 		default:
-			mask = smallestMask([][]float32{imp}, roundHalfEven(o.Sparsity*float64(len(imp))))[0]
+			mask = radixThreshold([][]float32{imp}, int64(roundHalfEven(o.Sparsity*float64(len(imp))))).mask(imp)
 		}
 		var keptNorm float64
 		zeros = countTrue(mask)
@@ -194,7 +195,7 @@ func findGlobalThreshold(ctx context.Context, st *onnx.TensorStream, targets []*
 				return 0, err
 			}
 			f32 = vals
-			imp, _, _ = importance(vals, CriterionL1, imp)
+			imp, _, _ = importance(vals, CriterionL1, vals)
 			for _, x := range imp {
 				fn(math.Float32bits(x))
 			}
@@ -238,6 +239,47 @@ func findGlobalThreshold(ctx context.Context, st *onnx.TensorStream, targets []*
 		below += lo[low]
 	}
 	return &globalThreshold{thr: math.Float32frombits(uint32(bin)<<16 | uint32(low)), atThr: k - below}, nil
+}
+
+// radixThreshold is findGlobalThreshold over magnitudes held in memory
+// (layer scope): exact, without the sorted copy a selection would need.
+func radixThreshold(imps [][]float32, k int64) *globalThreshold {
+	var total int64
+	hi := make([]int64, 1<<16)
+	for _, v := range imps {
+		for _, x := range v {
+			hi[math.Float32bits(x)>>16]++
+		}
+		total += int64(len(v))
+	}
+	if k <= 0 || total == 0 {
+		return &globalThreshold{none: true}
+	}
+	k = min(k, total)
+	var below int64
+	bin := 0
+	for ; bin < len(hi); bin++ {
+		if below+hi[bin] >= k {
+			break
+		}
+		below += hi[bin]
+	}
+	lo := make([]int64, 1<<16)
+	for _, v := range imps {
+		for _, x := range v {
+			if b := math.Float32bits(x); int(b>>16) == bin {
+				lo[b&0xffff]++
+			}
+		}
+	}
+	low := 0
+	for ; low < len(lo); low++ {
+		if below+lo[low] >= k {
+			break
+		}
+		below += lo[low]
+	}
+	return &globalThreshold{thr: math.Float32frombits(uint32(bin)<<16 | uint32(low)), atThr: k - below}
 }
 
 func ratio(a, b int64) float64 {
