@@ -14,11 +14,11 @@ import (
 )
 
 // BenchmarkRewriteLarge runs every rewriting command on generated models
-// with 2 GB and 8 GB of external float32 weights (8192 x 8192 MatMuls,
-// 256 MiB per tensor) and reports wall time, MB/s of input weights and the
-// command's peak resident memory (the child's ru_maxrss), which must stay
-// near the largest tensor plus a fixed overhead: the 8 GB model's peak
-// under 1.5 GB.
+// with 2 GB and 8 GB of external float32 weights (4096 x 4096 MatMuls,
+// 64 MiB per tensor: 32 and 128 of them) and reports wall time, MB/s of
+// input weights and the command's peak resident memory (the child's
+// ru_maxrss), which must stay near the largest tensor plus a fixed
+// overhead, whatever the model size: the 8 GB model's peak under 1.5 GB.
 //
 // The models are written on disk under MLOPS_LARGE_DIR (default: the
 // system temp folder; /tmp is the root file system here, not tmpfs),
@@ -40,8 +40,8 @@ func BenchmarkRewriteLarge(b *testing.B) {
 	}
 	for _, gb := range sizes {
 		b.Run(fmt.Sprintf("%dGB", gb), func(b *testing.B) {
-			const dim = 8192
-			layers := gb * 4 // 256 MiB each
+			const dim = 4096
+			layers := gb * 16 // 64 MiB each
 			need := uint64(gb) << 30 * 3
 			if free := freeBytes(base); free < need {
 				b.Skipf("skipping: %s has %d GB free, the %d GB run needs %d GB", base, free>>30, gb, need>>30)

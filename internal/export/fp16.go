@@ -111,6 +111,7 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, st *onnx
 			setElemType(in, onnx.Float16)
 		}
 	}
+	var scratch []byte // float16 bytes, reused from tensor to tensor
 	for _, t := range g.Proto.Initializer {
 		if !isF32(t.GetName()) || g.IsInput(t.GetName()) {
 			continue
@@ -123,7 +124,7 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, st *onnx
 		if !all {
 			continue
 		}
-		n, err := tensorToFloat16(st, t)
+		n, err := tensorToFloat16(st, t, &scratch)
 		if err != nil {
 			return rep, fmt.Errorf("initializer %s: %w", t.GetName(), err)
 		}
@@ -247,7 +248,7 @@ func setElemType(vi *onnxpb.ValueInfoProto, dt onnx.DataType) {
 
 // tensorToFloat16 rewrites a float32 tensor as float16, clamping to the
 // float16 range; it returns how many values were clamped.
-func tensorToFloat16(st *onnx.TensorStream, t *onnxpb.TensorProto) (int, error) {
+func tensorToFloat16(st *onnx.TensorStream, t *onnxpb.TensorProto, scratch *[]byte) (int, error) {
 	v, err := st.Float32s(t)
 	if err != nil {
 		return 0, err
@@ -261,7 +262,10 @@ func tensorToFloat16(st *onnx.TensorStream, t *onnxpb.TensorProto) (int, error) 
 			v[i] = float32(math.Copysign(fp16Max, float64(x)))
 		}
 	}
-	half := make([]byte, 2*len(v))
+	if cap(*scratch) < 2*len(v) {
+		*scratch = make([]byte, 2*len(v))
+	}
+	half := (*scratch)[:2*len(v)]
 	for i, x := range v {
 		binary.LittleEndian.PutUint16(half[2*i:], onnx.Float32ToFloat16(x))
 	}
@@ -286,7 +290,8 @@ func halfAttributes(m *onnx.Model, n *onnxpb.NodeProto, rep *FP16Report) error {
 		case n.GetOpType() == "Cast" && a.GetName() == "to" && a.GetI() == int64(onnx.Float):
 			a.I = ptr(int64(onnx.Float16))
 		case a.T != nil && onnx.TypeOf(a.T) == onnx.Float:
-			c, err := tensorToFloat16(onnx.NewTensorStream(m, false), a.T)
+			var scratch []byte
+			c, err := tensorToFloat16(onnx.NewTensorStream(m, false), a.T, &scratch)
 			if err != nil {
 				return err
 			}

@@ -91,6 +91,7 @@ func pruneUnstructured(ctx context.Context, st *onnx.TensorStream, targets []*ta
 		}
 	}
 	var f32, imp []float32
+	var maskBuf []bool // reused: a weight's mask is dead once it is applied
 	for _, tg := range targets {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -119,9 +120,11 @@ func pruneUnstructured(ctx context.Context, st *onnx.TensorStream, targets []*ta
 			}
 			mask = nmMask(imp, tg.init.GetDims(), tg.inAxis, nm.N, nm.M)
 		case global != nil:
-			mask = global.mask(imp)
+			mask = global.maskInto(imp, maskBuf)
+			maskBuf = mask
 		default:
-			mask = radixThreshold([][]float32{imp}, int64(roundHalfEven(o.Sparsity*float64(len(imp))))).mask(imp)
+			mask = radixThreshold([][]float32{imp}, int64(roundHalfEven(o.Sparsity*float64(len(imp))))).maskInto(imp, maskBuf)
+			maskBuf = mask
 		}
 		var keptNorm float64
 		zeros = countTrue(mask)
@@ -163,8 +166,15 @@ type globalThreshold struct {
 	none  bool // k == 0
 }
 
-func (g *globalThreshold) mask(imp []float32) []bool {
-	mask := make([]bool, len(imp))
+func (g *globalThreshold) mask(imp []float32) []bool { return g.maskInto(imp, nil) }
+
+// maskInto is mask writing into dst when it is large enough.
+func (g *globalThreshold) maskInto(imp []float32, dst []bool) []bool {
+	if cap(dst) < len(imp) {
+		dst = make([]bool, len(imp))
+	}
+	mask := dst[:len(imp)]
+	clear(mask)
 	if g.none {
 		return mask
 	}

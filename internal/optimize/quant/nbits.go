@@ -191,14 +191,16 @@ func QuantizeBlocks(w []float32, K, N int, o BlockOptions) (*BlockWeight, error)
 	return bw, nil
 }
 
-// rowsOf copies a [N, K] row-major weight into padded rows.
-func rowsOf(w []float32, K, N, row int) []float32 {
-	if row == K {
-		return append([]float32(nil), w...)
+// rowsInto copies a [N, K] row-major weight into padded rows in dst
+// (reused when large enough).
+func rowsInto(dst, w []float32, K, N, row int) []float32 {
+	if cap(dst) < N*row {
+		dst = make([]float32, N*row)
 	}
-	wt := make([]float32, N*row)
+	wt := dst[:N*row]
 	for n := 0; n < N; n++ {
 		copy(wt[n*row:n*row+K], w[n*K:(n+1)*K])
+		clear(wt[n*row+K : (n+1)*row])
 	}
 	return wt
 }
@@ -208,7 +210,11 @@ func rowsOf(w []float32, K, N, row int) []float32 {
 func (bw *BlockWeight) quantizeRows(wt []float32, o BlockOptions) error {
 	K, N := bw.K, bw.N
 	kb := bw.KBlocks()
-	bw.Codes = make([]uint8, len(wt))
+	if cap(bw.Codes) < len(wt) {
+		bw.Codes = make([]uint8, len(wt))
+	}
+	bw.Codes = bw.Codes[:len(wt)]
+	clear(bw.Codes)
 	bw.Scales = make([]float32, N*kb)
 	if !o.Symmetric {
 		bw.ZeroPoints = make([]uint8, N*kb)

@@ -126,13 +126,19 @@ func (r *rewriter) blockWeight(node string, op string, t *nbitsTarget, hessian [
 		o.Algorithm, alg = RTN, RTN
 		r.res.Notes = append(r.res.Notes, fmt.Sprintf("%s: no calibration activations for gptq (inside a subgraph); quantized with rtn", node))
 	}
-	bw := &BlockWeight{K: t.K, N: t.N, BlockSize: o.BlockSize, Bits: 4}
+	// Rows and codes reuse buffers from weight to weight: only the packed
+	// bytes outlive this call.
+	bw := &BlockWeight{K: t.K, N: t.N, BlockSize: o.BlockSize, Bits: 4, Codes: r.codeBuf}
 	row := bw.KBlocks() * o.BlockSize
 	var wt []float32
 	if t.nk {
-		wt = rowsOf(vals, t.K, t.N, row)
+		wt = rowsInto(r.rowBuf, vals, t.K, t.N, row)
 	} else {
-		wt = make([]float32, t.N*row)
+		if cap(r.rowBuf) < t.N*row {
+			r.rowBuf = make([]float32, t.N*row)
+		}
+		wt = r.rowBuf[:t.N*row]
+		clear(wt)
 		parallelFor(t.N, func(a, b int) {
 			for n := a; n < b; n++ {
 				for k := 0; k < t.K; k++ {
@@ -141,6 +147,7 @@ func (r *rewriter) blockWeight(node string, op string, t *nbitsTarget, hessian [
 			}
 		})
 	}
+	r.rowBuf = wt
 	for _, v := range wt {
 		if isBad(v) {
 			return nil, fmt.Sprintf("weight %s has a non-finite value (%g)", name, v), nil
@@ -149,6 +156,7 @@ func (r *rewriter) blockWeight(node string, op string, t *nbitsTarget, hessian [
 	if err := bw.quantizeRows(wt, o); err != nil {
 		return nil, "", fmt.Errorf("quantize weight %s: %w", name, err)
 	}
+	r.codeBuf = bw.Codes
 	we, oe := bw.reconstructionError(wt, hessian)
 	rec := LayerReconstruction{Node: node, OpType: op, Weight: name, K: t.K, N: t.N, Algorithm: string(alg),
 		Padded: t.K%o.BlockSize != 0, WeightErr: we}

@@ -146,6 +146,9 @@ type rewriter struct {
 	hessians map[string][]float64
 	// intZero keeps hqq zero points integer (for GatherBlockQuantized).
 	intZero bool
+	// rowBuf and codeBuf are 4-bit scratch reused from weight to weight.
+	rowBuf  []float32
+	codeBuf []uint8
 }
 
 // Quantize rewrites m in place. ranges (tensor name -> calibrated range) are
