@@ -167,8 +167,9 @@ func printEvaluation(s *cmdutil.IOStreams, ev *eval.Report) error {
 		return err
 	}
 	if c := ev.Compare; c != nil && c.McNemar != nil {
+		// eval's comparison: B counts rows only the baseline (champion) gets right, C only the model.
 		fmt.Fprintf(s.Out, "McNemar exact test: p = %.4g (%d rows only the retrained model gets right, %d only the champion)\n",
-			c.McNemar.PValue, c.McNemar.B, c.McNemar.C)
+			c.McNemar.PValue, c.McNemar.C, c.McNemar.B)
 	}
 	for _, g := range ev.Gates {
 		verdict := "passed"
