@@ -31,7 +31,8 @@ type pushResult struct {
 // report is the JSON of a retrain run: the core report and the push.
 type report struct {
 	*core.Report
-	Push *pushResult `json:"push,omitempty"`
+	PeakRSSBytes int64       `json:"peak_rss_bytes,omitempty"` // of the whole mlops process
+	Push         *pushResult `json:"push,omitempty"`
 }
 
 // publish pushes the trained model as a new version of o.Push with its

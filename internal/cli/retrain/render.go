@@ -22,22 +22,27 @@ func epochLine(es core.EpochStats) string {
 	return b.String()
 }
 
-// printSummary prints what was trained and written.
-func printSummary(s *cmdutil.IOStreams, rep *core.Report) error {
-	t := cmdutil.NewTable(s, "", "")
-	t.AddRow("mode", rep.Mode)
-	t.AddRow("trainable", fmt.Sprintf("%d initializers, %d parameters (%d float initializers frozen)", len(rep.Trainable), rep.TrainableParams, rep.Frozen))
-	t.AddRow("rows", fmt.Sprintf("%d train, %d validation", rep.TrainRows, rep.ValRows))
+// printSummary prints what was trained and written, one fact a line.
+func printSummary(s *cmdutil.IOStreams, rep *core.Report, rss int64) error {
+	line := func(k, v string) { fmt.Fprintf(s.Out, "%-11s %s\n", k, v) }
+	fmt.Fprintln(s.Out)
+	line("mode", rep.Mode)
+	line("trainable", fmt.Sprintf("%d initializers, %d parameters (%d float initializers frozen)", len(rep.Trainable), rep.TrainableParams, rep.Frozen))
+	line("rows", fmt.Sprintf("%d train, %d validation", rep.TrainRows, rep.ValRows))
 	if rep.ResumedFrom > 0 {
-		t.AddRow("resumed", fmt.Sprintf("after epoch %d", rep.ResumedFrom))
+		line("resumed", fmt.Sprintf("after epoch %d", rep.ResumedFrom))
 	}
 	if rep.Stopped != "" {
-		t.AddRow("stopped", strings.ReplaceAll(rep.Stopped, "_", " "))
+		line("stopped", strings.ReplaceAll(rep.Stopped, "_", " "))
 	}
 	if rep.BestEpoch > 0 && rep.ValRows > 0 {
-		t.AddRow("best epoch", fmt.Sprint(rep.BestEpoch))
+		line("best epoch", fmt.Sprint(rep.BestEpoch))
 	}
-	t.AddRow("output", fmt.Sprintf("%s (weights of epoch %d)", rep.Output, rep.WroteEpoch))
-	t.AddRow("time", fmt.Sprintf("%.1fs", rep.Seconds))
-	return t.Render()
+	line("output", fmt.Sprintf("%s (weights of epoch %d)", rep.Output, rep.WroteEpoch))
+	if rss > 0 {
+		line("time", fmt.Sprintf("%.1fs, peak RSS %s", rep.Seconds, cmdutil.HumanBytes(rss)))
+	} else {
+		line("time", fmt.Sprintf("%.1fs", rep.Seconds))
+	}
+	return nil
 }

@@ -23,16 +23,8 @@ type RetrainOptions struct {
 	Force         bool
 	Registry      string
 
-	Data, Labels, LabelColumn string
-	ValData, ValLabels        string
-	ValSplit                  float64
-	Columns                   []string
-	InputFields               map[string]string
-	NoHeader, AllowNaN        bool
-	Scale                     float64
-	Mean, Std                 []float64
-	ChannelsLast, Reshape     bool
-	Limit                     int
+	cmdutil.DataFlags // --data, --labels, --val-data, preprocessing, --limit (shared with eval)
+	ValSplit          float64
 
 	Hyper         core.Hyperparameters
 	Trainable     string
@@ -136,22 +128,9 @@ version).
 	h := &opts.Hyper
 	fl.StringVarP(&opts.Output, "out", "o", "", "output model path (required)")
 	fl.BoolVar(&opts.Force, "force", false, "overwrite the output file if it exists")
-	fl.StringVar(&opts.Data, "data", "", "training data: .npy, .npz, .csv, .jsonl or .parquet (required)")
-	fl.StringVar(&opts.Labels, "labels", "", "training labels: .npy, or CSV/JSONL/Parquet (with --label-column)")
-	fl.StringVar(&opts.LabelColumn, "label-column", "", "label column/field/array, in --labels or in --data (and the validation files)")
-	fl.StringVar(&opts.ValData, "val-data", "", "validation data (same formats as --data)")
-	fl.StringVar(&opts.ValLabels, "val-labels", "", "validation labels")
+	opts.DataFlags.AddFlags(fl, cmdutil.DataFlagsConfig{Data: "training data", Labels: "training labels",
+		Limit: "train on the first N rows of --data only (0: all)", Validation: true, NoBatchSize: true})
 	fl.Float64Var(&opts.ValSplit, "val-split", 0, "hold out this seeded share of --data for validation, e.g. 0.1")
-	fl.StringSliceVar(&opts.Columns, "columns", nil, "feature columns/fields feeding a single-input model, in order")
-	fl.StringToStringVar(&opts.InputFields, "input-field", nil, "map a model input to a data field: INPUT=FIELD (repeatable)")
-	fl.BoolVar(&opts.NoHeader, "no-header", false, "CSV files have no header row")
-	fl.BoolVar(&opts.AllowNaN, "allow-nan", false, "feed NaN inputs instead of failing")
-	fl.Float64Var(&opts.Scale, "scale", 1, "multiply every input value by this (e.g. 1/255 for 8-bit images)")
-	fl.Float64SliceVar(&opts.Mean, "mean", nil, "subtract after scaling: one value or one per channel")
-	fl.Float64SliceVar(&opts.Std, "std", nil, "divide after subtracting the mean: one value or one per channel")
-	fl.BoolVar(&opts.ChannelsLast, "channels-last", false, "per-channel --mean/--std apply to the last axis (NHWC)")
-	fl.BoolVar(&opts.Reshape, "reshape", false, "reshape array rows to the model input when the element count matches")
-	fl.IntVar(&opts.Limit, "limit", 0, "train on the first N rows only (0: all)")
 
 	fl.IntVar(&h.Epochs, "epochs", h.Epochs, "passes over the training data")
 	fl.IntVar(&h.BatchSize, "batch-size", h.BatchSize, "rows per optimizer step")
@@ -183,11 +162,10 @@ version).
 	return cmd
 }
 
-// spec is the data request of one file pair.
+// spec is the data request of one file pair. Training reads the whole
+// file into memory, in large chunks.
 func (o *RetrainOptions) spec(path, labels string, limit int) data.Spec {
-	return data.Spec{
-		Path: path, LabelsPath: labels, LabelColumn: o.LabelColumn, Columns: o.Columns,
-		InputFields: o.InputFields, NoHeader: o.NoHeader, BatchSize: 1024, Limit: limit, AllowNaN: o.AllowNaN,
-		Preprocess: data.Preprocess{Scale: o.Scale, Mean: o.Mean, Std: o.Std, ChannelsLast: o.ChannelsLast, Reshape: o.Reshape},
-	}
+	s := o.SpecFor(path, labels)
+	s.Limit, s.BatchSize = limit, 1024
+	return s
 }

@@ -31,11 +31,11 @@ func (o *RetrainOptions) request() (core.Request, error) {
 	if o.Data == "" {
 		return req, cmdutil.FlagErrorf("--data is required: the training inputs (.npy, .npz, .csv, .jsonl or .parquet)")
 	}
-	if o.ValLabels != "" && o.ValData == "" {
-		return req, cmdutil.FlagErrorf("--val-labels needs --val-data")
+	if err := o.DataFlags.Validate(false); err != nil {
+		return req, err
 	}
-	if o.Limit < 0 || o.Threads < 0 {
-		return req, cmdutil.FlagErrorf("--limit and --threads must not be negative")
+	if o.Threads < 0 {
+		return req, cmdutil.FlagErrorf("--threads must not be negative")
 	}
 	if (len(o.PromoteIf) > 0 || o.Champion != "" || len(o.Aliases) > 0) && o.Push == "" {
 		return req, cmdutil.FlagErrorf("--alias, --champion and --promote-if need --push NAME")
@@ -123,7 +123,7 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 		}
 		return err
 	}
-	out := report{Report: rep}
+	out := report{Report: rep, PeakRSSBytes: peakRSS()}
 	if o.Push != "" {
 		if out.Push, err = o.publish(ctx, rep, parent); err != nil {
 			return fmt.Errorf("%s was written but the push failed: %w", o.Output, err)
@@ -134,7 +134,7 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 			return err
 		}
 	} else {
-		if err := printSummary(o.IO, rep); err != nil {
+		if err := printSummary(o.IO, rep, out.PeakRSSBytes); err != nil {
 			return err
 		}
 		if err := printEvaluation(o.IO, rep.Evaluation); err != nil {
