@@ -44,8 +44,12 @@ func NewCmdPush(f *cmdutil.Factory, runF func(*PushOptions) error) *cobra.Comman
 		Long: `Push an ONNX model to the model registry as the next version of NAME (1, 2, 3, ...).
 
 The model's external data files (found from the model itself) are pushed with it
-as one unit. Files are stored once by sha256, so pushing identical weights again
-uploads nothing. The version becomes visible only after every file is stored:
+as one unit; a data file that is a symbolic link leading out of the model's
+folder is refused, as every other command refuses it. Files are stored once by
+sha256: a file already in the registry is read back and reused when its size and
+sha256 match (identical weights are not uploaded again), and uploaded again when
+the stored copy is damaged, which repairs every version that names it. The
+version becomes visible only after every file is stored:
 an interrupted push (Ctrl-C, network failure) leaves no version behind, and two
 concurrent pushes of NAME get different versions.
 
