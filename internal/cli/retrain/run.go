@@ -104,6 +104,19 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 			return err
 		}
 	}
+	// With labelled validation data the output is evaluated as `mlops eval`
+	// would (ONNX Runtime); training itself does not need ONNX Runtime, so
+	// without it the evaluation is skipped with a note.
+	if !req.Evaluate && (req.Val != nil || req.ValSplit > 0) && (o.HasLabels() || o.ValLabels != "") {
+		if rt == nil && o.Runtime != nil {
+			if r, rerr := o.Runtime(); rerr == nil {
+				rt = r
+			} else {
+				o.IO.Statusf("note: no final evaluation of %s (ONNX Runtime: %v)", o.Output, rerr)
+			}
+		}
+		req.Evaluate = rt != nil
+	}
 	pr := newProgress(o.IO, format)
 	req.OnStep = pr.step
 	req.OnEpoch = func(es core.EpochStats) error {
