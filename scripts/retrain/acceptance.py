@@ -74,7 +74,9 @@ def main():
     ap.add_argument("--rows", type=int, default=0, help="train on the first N rows only (quick check)")
     ap.add_argument("--torch-order", action="store_true", help="also train torch with its own shuffling")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    # One thread: on a shared, oversubscribed machine torch's OpenMP pool is several times slower
+    # with two (see bench.py), and the accuracies do not depend on it.
+    torch.set_num_threads(1)
     data = os.path.join(CACHE, "retrain-data")
     work = os.path.join(CACHE, "retrain-acceptance")
     os.makedirs(work, exist_ok=True)
