@@ -13,6 +13,7 @@ PKG       := github.com/mlops-dev/mlops
 DEPS      := $(CURDIR)/.deps
 TOOLS     := $(DEPS)/bin
 GORELEASER := $(TOOLS)/goreleaser
+GOLANGCI_LINT := $(TOOLS)/golangci-lint
 BIN       := bin/mlops
 DEMO_MODEL ?= testdata/fmnist/mlp.onnx
 TEST_TIMEOUT ?= 25m
@@ -25,9 +26,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w \
-	-X $(PKG)/internal/cli/version.version=$(VERSION) \
-	-X $(PKG)/internal/cli/version.commit=$(COMMIT) \
-	-X $(PKG)/internal/cli/version.date=$(DATE)
+	-X $(PKG)/internal/buildinfo.version=$(VERSION) \
+	-X $(PKG)/internal/buildinfo.commit=$(COMMIT) \
+	-X $(PKG)/internal/buildinfo.date=$(DATE)
 
 # Packages whose benchmarks `make bench` runs; add yours with
 # BENCH_PKGS += ./internal/yourpkg/...
@@ -40,14 +41,14 @@ BENCH_PKGS += ./internal/retrain/backend/... # training step vs PyTorch 1.13
 BENCH_PKGS += ./internal/tune/... # sampler and journal overhead; quality vs Optuna below
 BENCH_TIME ?= 1x
 
-.PHONY: setup services build test bench lint demo generate clean
+.PHONY: setup services build test bench lint check demo generate clean
 
 ## setup: Debian packages (as root), ONNX Runtime 1.30.0, Go modules, pinned tools
 setup:
 	scripts/setup-debian.sh
 	scripts/setup-ort.sh
 	$(GO) mod download
-	scripts/install-tools.sh protoc-gen-go
+	scripts/install-tools.sh protoc-gen-go golangci-lint
 
 ## build: bin/mlops with version metadata (cgo on)
 build:
@@ -86,11 +87,19 @@ bench: setup
 	/usr/bin/python3 scripts/retrain/bench.py 2>&1 | tee -a .cache/bench-report.txt
 	@echo "report: .cache/bench-report.txt"
 
-## lint: gofmt must list nothing; go vet must pass
+## lint: gofmt must list nothing; go vet and golangci-lint (.golangci.yml:
+## staticcheck, errcheck, revive, misspell, ...) must pass
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' ':!:third_party')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@test -x $(GOLANGCI_LINT) || scripts/install-tools.sh golangci-lint
+	$(GOLANGCI_LINT) run ./...
+
+## check: the fast inner loop while editing: lint, then the short tests
+## (`go test -short`: no corpus sweeps, emulators or long measurements)
+check: lint
+	$(GO) test -short -count=1 ./...
 
 ## demo: the main job on the bundled model: inspect → convert → quantize → eval → push → serve
 demo: setup build

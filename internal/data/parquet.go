@@ -15,7 +15,7 @@ import (
 // leaves (lists) become fixed-width row vectors.
 type parquetSource struct {
 	f      *os.File
-	r      *parquet.Reader
+	r      *parquet.GenericReader[any]
 	cols   []string
 	buf    []parquet.Row
 	n, i   int
@@ -38,7 +38,7 @@ func newParquetSource(path string) (*parquetSource, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s is not a readable Parquet file: %w", path, err)
 	}
-	s := &parquetSource{f: f, r: parquet.NewReader(pf), buf: make([]parquet.Row, 256)}
+	s := &parquetSource{f: f, r: parquet.NewGenericReader[any](pf), buf: make([]parquet.Row, 256)}
 	for _, c := range pf.Schema().Columns() {
 		s.cols = append(s.cols, strings.Join(c, "."))
 	}

@@ -13,6 +13,7 @@ import (
 // Method names a drift statistic. MethodAuto picks one per column the way Evidently does by default.
 type Method string
 
+// The drift statistics --method accepts.
 const (
 	MethodAuto          Method = "auto"
 	MethodKS            Method = "ks"
@@ -56,6 +57,7 @@ func (m Method) DefaultThreshold() float64 {
 // Kind is the type of a column for choosing a statistic.
 type Kind string
 
+// The column kinds.
 const (
 	KindNumerical   Kind = "numerical"
 	KindCategorical Kind = "categorical"

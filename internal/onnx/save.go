@@ -126,8 +126,6 @@ type tensorState struct {
 	srcExternal           bool
 	srcData               ExternalData
 	srcPath               string
-	newLocation           string
-	newOffset             int64
 }
 
 type saver struct {

@@ -61,7 +61,7 @@ func (s *saver) writeExternal() error {
 			continue
 		}
 		if err := s.ctx.Err(); err != nil {
-			finish()
+			_ = finish() // the cancellation is the error to report
 			return err
 		}
 		pad := int64(0)
@@ -76,13 +76,13 @@ func (s *saver) writeExternal() error {
 		}
 		if pad > 0 {
 			if _, err := f.Write(make([]byte, pad)); err != nil {
-				finish()
+				_ = finish() // the write error is the one to report
 				return err
 			}
 			off += pad
 		}
 		if err := s.writeTensor(f, st); err != nil {
-			finish()
+			_ = finish() // the write error is the one to report
 			return fmt.Errorf("tensor %q: %w", st.t.GetName(), err)
 		}
 		setExternalData(st.t, ExternalData{Location: s.curLocation, Offset: off, Length: st.size})

@@ -93,8 +93,7 @@ func Summarize(m *Model) Summary {
 		s.MetadataProps[kv.GetKey()] = kv.GetValue()
 	}
 	ext := map[string]*ExternalFile{}
-	var addTensor func(t *onnxpb.TensorProto, params bool)
-	addTensor = func(t *onnxpb.TensorProto, params bool) {
+	addTensor := func(t *onnxpb.TensorProto, params bool) {
 		n, err := NumElements(t)
 		if err != nil {
 			return

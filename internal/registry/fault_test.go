@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -21,7 +20,7 @@ func TestS3ServerKilledMidPush(t *testing.T) {
 	defer r.Close()
 	model := writeModel(t, t.TempDir(), "big.onnx", make([]byte, 40<<20))
 	killed := false
-	var cmd *exec.Cmd = srv
+	cmd := srv
 	_, err = r.Push(ctx, model, "big", PushOptions{Progress: func(p Progress) {
 		if p.Op == "upload" && p.Done > 12<<20 && !killed {
 			killed = true

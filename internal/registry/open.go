@@ -31,6 +31,7 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Defaults of Options.
 const (
 	DefaultPartSize    = 16 << 20
 	DefaultConcurrency = 8

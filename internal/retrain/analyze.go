@@ -53,12 +53,11 @@ type selection struct {
 
 // bnStat names one BatchNormalization's running statistics.
 type bnStat struct {
-	node      string
-	input     string // the normalized tensor
-	mean, vr  string // initializer names
-	momentum  float32
-	epsilon   float32
-	spatialAx []int
+	node     string
+	input    string // the normalized tensor
+	mean, vr string // initializer names
+	momentum float32
+	epsilon  float32
 }
 
 // selectTrainable picks the float initializers to train. spec is "all" or a

@@ -11,7 +11,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
-// ErrStop, returned by Request.OnEpoch, ends training after that epoch as
+// ErrStop (returned by Request.OnEpoch) ends training after that epoch as
 // early stopping does: the run succeeds and writes its model (a tuner
 // pruning a trial returns it too).
 var ErrStop = errors.New("stop training")

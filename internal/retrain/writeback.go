@@ -3,7 +3,6 @@ package retrain
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -46,27 +45,6 @@ func flatFloats(t *tensors.Tensor) (any, error) {
 		return tensors.CopyFlatData[float64](t)
 	}
 	return nil, fmt.Errorf("element type %s is not trainable", t.DType())
-}
-
-// finite reports whether every value is a finite number.
-func (w weights) finite() (string, bool) {
-	for n, v := range w {
-		switch x := v.(type) {
-		case []float32:
-			for _, f := range x {
-				if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-					return n, false
-				}
-			}
-		case []float64:
-			for _, f := range x {
-				if math.IsNaN(f) || math.IsInf(f, 0) {
-					return n, false
-				}
-			}
-		}
-	}
-	return "", true
 }
 
 // saveWithWeights writes src to path with only the given initializers'

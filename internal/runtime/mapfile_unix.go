@@ -36,5 +36,5 @@ func readModel(path string) (data []byte, release func(), err error) {
 		b, err := os.ReadFile(path)
 		return b, func() {}, err
 	}
-	return b, func() { syscall.Munmap(b) }, nil
+	return b, func() { _ = syscall.Munmap(b) }, nil // nothing to do if unmapping fails
 }

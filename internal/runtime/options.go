@@ -12,6 +12,7 @@ import (
 // ORT's default, all optimisations.
 type GraphOptimization int
 
+// The graph optimisation levels, most first.
 const (
 	OptimizeAll GraphOptimization = iota
 	OptimizeExtended

@@ -168,7 +168,7 @@ const (
 // messages during the probe.
 func cudaUsable() bool {
 	if ort.SetEnvironmentLogLevel(ort.LoggingLevelFatal) == nil {
-		defer ort.SetEnvironmentLogLevel(ort.LoggingLevelError)
+		defer func() { _ = ort.SetEnvironmentLogLevel(ort.LoggingLevelError) }()
 	}
 	so, err := ort.NewSessionOptions()
 	if err != nil {

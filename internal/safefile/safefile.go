@@ -19,9 +19,9 @@ import (
 )
 
 var (
-	// ErrExists: the target exists and the caller did not ask to overwrite it.
+	// ErrExists means the target exists and the caller did not ask to overwrite it.
 	ErrExists = errors.New("already exists")
-	// ErrNotRegular: the target exists and is not a regular file.
+	// ErrNotRegular means the target exists and is not a regular file.
 	ErrNotRegular = errors.New("not a regular file")
 )
 

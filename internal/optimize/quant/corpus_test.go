@@ -112,14 +112,14 @@ func TestBackendCorpus(t *testing.T) {
 			continue
 		}
 		name := filepath.Base(filepath.Dir(dir)) + "/" + filepath.Base(dir)
-		if fs, err := rt.NewSession(path, runtime.SessionOptions{IntraOpThreads: 1}); err != nil {
+		fs, err := rt.NewSession(path, runtime.SessionOptions{IntraOpThreads: 1})
+		if err != nil {
 			t.Logf("%s: not counted, ORT cannot run the float model: %v", name, err)
 			notRunnable++
 			m.Close()
 			continue
-		} else {
-			fs.Close()
 		}
+		fs.Close()
 		candidates++
 		feeds, batch := corpusInputs(t, dir, m)
 		_, err = Quantize(ctx, m, Options{Mode: Dynamic, Format: QDQ, WeightType: Int8, SymmetricWeights: true}, nil)

@@ -207,43 +207,43 @@ func rowsInto(dst, w []float32, K, N, row int) []float32 {
 
 // quantizeRows fills codes and parameters from wt, the weight's columns as
 // rows padded to whole blocks ([N, k_blocks*BlockSize]).
-func (bw *BlockWeight) quantizeRows(wt []float32, o BlockOptions) error {
-	K, N := bw.K, bw.N
-	kb := bw.KBlocks()
-	if cap(bw.Codes) < len(wt) {
-		bw.Codes = make([]uint8, len(wt))
+func (w *BlockWeight) quantizeRows(wt []float32, o BlockOptions) error {
+	K, N := w.K, w.N
+	kb := w.KBlocks()
+	if cap(w.Codes) < len(wt) {
+		w.Codes = make([]uint8, len(wt))
 	}
-	bw.Codes = bw.Codes[:len(wt)]
-	clear(bw.Codes)
-	bw.Scales = make([]float32, N*kb)
+	w.Codes = w.Codes[:len(wt)]
+	clear(w.Codes)
+	w.Scales = make([]float32, N*kb)
 	if !o.Symmetric {
-		bw.ZeroPoints = make([]uint8, N*kb)
+		w.ZeroPoints = make([]uint8, N*kb)
 	}
 	switch o.Algorithm {
 	case "", RTN:
 		parallelFor(N*kb, func(a, b int) {
 			for i := a; i < b; i++ {
-				bw.rtnBlock(wt, i)
+				w.rtnBlock(wt, i)
 			}
 		})
 	case HQQ:
 		floatZero := !o.Symmetric && !o.IntegerZeroPoints
 		if floatZero {
-			bw.FloatZeroPoints = make([]float32, N*kb)
+			w.FloatZeroPoints = make([]float32, N*kb)
 		}
 		parallelFor(N*kb, func(a, b int) {
 			for i := a; i < b; i++ {
-				bw.hqqBlock(wt, i)
+				w.hqqBlock(wt, i)
 			}
 		})
 		if floatZero {
-			bw.ZeroPoints = nil
+			w.ZeroPoints = nil
 		}
 	case GPTQ:
 		if len(o.Hessian) != K*K {
 			return fmt.Errorf("gptq needs the %d x %d Hessian of the layer input (calibration data)", K, K)
 		}
-		if err := bw.gptq(wt, o.Hessian, o.Percdamp); err != nil {
+		if err := w.gptq(wt, o.Hessian, o.Percdamp); err != nil {
 			return err
 		}
 	default:

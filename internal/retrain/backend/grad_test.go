@@ -137,7 +137,7 @@ func TestConvGradientsThroughGomlx(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Exec(
+			out, err := exec.Call(
 				tensors.FromFlatDataAndDimensions(x, c.n, c.c, c.h, c.w),
 				tensors.FromFlatDataAndDimensions(w, c.o, c.c/c.groups, c.kh, c.kw),
 				tensors.FromFlatDataAndDimensions(rr, c.n, c.o, oh, ow))
@@ -253,7 +253,7 @@ func TestMaxPoolGradientThroughGomlx(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, pc.n, pc.c, pc.h, pc.w),
+			out, err := exec.Call(tensors.FromFlatDataAndDimensions(x, pc.n, pc.c, pc.h, pc.w),
 				tensors.FromFlatDataAndDimensions(rr, pc.n, pc.c, oh, ow))
 			if err != nil {
 				t.Fatal(err)

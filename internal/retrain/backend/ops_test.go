@@ -26,7 +26,7 @@ func run(t *testing.T, fn func([]*graph.Node) []*graph.Node, inputs ...*tensors.
 	for i, in := range inputs {
 		args[i] = in
 	}
-	outs, err := exec.Exec(args...)
+	outs, err := exec.Call(args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,11 +55,11 @@ func newTrainStep(tb testing.TB, file string, batch int) *trainStep {
 		l := graph.ReduceAllMean(loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{y}, []*graph.Node{logits}))
 		values := make([]*graph.Node, len(trainable))
 		for i, v := range trainable {
-			values[i] = v.ValueGraph(g)
+			values[i] = v.NodeValue(g)
 		}
 		grads := graph.Gradient(l, values...)
 		for i, v := range trainable {
-			v.SetValueGraph(graph.Sub(values[i], graph.MulScalar(grads[i], stepLR)))
+			v.SetNodeValue(graph.Sub(values[i], graph.MulScalar(grads[i], stepLR)))
 		}
 		return l
 	})

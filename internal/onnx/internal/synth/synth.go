@@ -193,14 +193,14 @@ func ExternalModel(ctx context.Context, dir, name string, totalBytes int64, nTen
 		size := elems * 4
 		for left := size; left > 0; {
 			if err := ctx.Err(); err != nil {
-				closeFile()
+				_ = closeFile() // the first error is the one to report
 				return "", err
 			}
 			chunk := min(left, int64(len(buf)))
 			// Vary the pattern per tensor so data is not trivially compressible or deduplicated.
 			buf[0] = byte(i)
 			if _, err := w.Write(buf[:chunk]); err != nil {
-				closeFile()
+				_ = closeFile() // the first error is the one to report
 				return "", err
 			}
 			left -= chunk
