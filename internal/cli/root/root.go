@@ -6,6 +6,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/mlops-dev/mlops/internal/buildinfo"
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/cli/completion"
 	"github.com/mlops-dev/mlops/internal/cli/convert"
@@ -84,7 +85,7 @@ MLOPS_SERVE_MAX_BATCH_SIZE in the environment; global flags are top-level
   mlops completion bash > /etc/bash_completion.d/mlops`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Version:       version.Info().String(),
+		Version:       buildinfo.Get().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return setup(f, g, cmd)
 		},

@@ -20,8 +20,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlops-dev/mlops/internal/buildinfo"
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
-	"github.com/mlops-dev/mlops/internal/cli/version"
 	"github.com/mlops-dev/mlops/internal/deploy/engine"
 	"github.com/mlops-dev/mlops/internal/deploy/ortbackend"
 	"github.com/mlops-dev/mlops/internal/deploy/payload"
@@ -322,7 +322,7 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 	warnUnusedKeys(eng, specs, logger, "--warmup-shape", warm.Shapes)
 	warnUnusedKeys(eng, specs, logger, "--max-dims", limits.Dims)
 
-	cfg := server.Config{Engine: eng, Metrics: metrics, Logger: logger, Version: version.Info().Version, AuthToken: token,
+	cfg := server.Config{Engine: eng, Metrics: metrics, Logger: logger, Version: buildinfo.Get().Version, AuthToken: token,
 		MaxRequestBytes: o.MaxRequestBytes, RequestTimeout: o.RequestTimeout, StrictReadiness: o.StrictReadiness}
 	var payloads *payload.Logger
 	if o.LogPayloads != "" {

@@ -1,5 +1,5 @@
-// Package version implements `mlops version` and holds the build metadata
-// that release builds stamp into the binary.
+// Package version implements `mlops version`; the build metadata itself is
+// internal/buildinfo's.
 package version
 
 import (
@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlops-dev/mlops/internal/buildinfo"
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 )
 
@@ -14,7 +15,7 @@ import (
 type VersionOptions struct {
 	IO     *cmdutil.IOStreams
 	Format func() (cmdutil.Format, error)
-	Info   BuildInfo
+	Info   buildinfo.Info
 }
 
 // NewCmdVersion builds `mlops version`.
@@ -25,14 +26,15 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(*VersionOptions) error) *cobra.
 		Short: "Print the mlops version, commit and build date",
 		Long: `Print the version of this mlops binary, the commit it was built from, the
 build date and the Go toolchain. Release builds get these from goreleaser;
-builds from source report the VCS revision Go recorded, or "dev".
+otherwise the module version Go recorded (go install ...@v1.2.3) and the VCS
+revision and time of a build in a checkout are reported, or "dev".
 
 ` + cmdutil.ExitCodesHelp,
 		Example: `  mlops version
   mlops version --output json | jq -r .version`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Info = Info()
+			opts.Info = buildinfo.Get()
 			if runF != nil {
 				return runF(opts)
 			}
