@@ -12,8 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mlops-dev/mlops/internal/buildinfo"
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
-	"github.com/mlops-dev/mlops/internal/cli/version"
 	"github.com/mlops-dev/mlops/internal/eval"
 	"github.com/mlops-dev/mlops/internal/registry"
 	core "github.com/mlops-dev/mlops/internal/retrain"
@@ -81,7 +81,7 @@ func (o *RetrainOptions) publish(ctx context.Context, rep *core.Report, parent *
 // lineage records where the version came from: the parent version, the
 // digests of the data, the hyperparameters and this mlops.
 func (o *RetrainOptions) lineage(rep *core.Report, parent *registry.Manifest) (*registry.Lineage, error) {
-	lin := &registry.Lineage{Transformation: "retrain", Tool: version.Info().String(), Hyperparameters: map[string]string{}}
+	lin := &registry.Lineage{Transformation: "retrain", Tool: buildinfo.Get().String(), Hyperparameters: map[string]string{}}
 	if parent != nil {
 		lin.Parent = parent.Ref().String()
 	}
