@@ -48,7 +48,7 @@ setup:
 	scripts/setup-debian.sh
 	scripts/setup-ort.sh
 	$(GO) mod download
-	scripts/install-tools.sh protoc-gen-go golangci-lint
+	scripts/install-tools.sh protoc-gen-go
 
 ## build: bin/mlops with version metadata (cgo on)
 build:

@@ -33,15 +33,6 @@ func (d *dataset) labelWidth() int {
 	return d.Labels.Len() / d.Rows
 }
 
-// subset copies the given rows (and their teacher logits).
-func (d *dataset) subset(idx []int) *dataset {
-	out := &dataset{Dataset: d.Subset(idx), k: d.k}
-	if d.teacher != nil {
-		out.teacher = d.teacherRows(idx)
-	}
-	return out
-}
-
 // split holds out a seeded random share of the rows for validation (the
 // same rows data.Dataset.Split picks).
 func (d *dataset) split(frac float64, seed uint64) (train, val *dataset, err error) {

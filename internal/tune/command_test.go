@@ -37,7 +37,7 @@ trial:
 	return spec
 }
 
-func runCommand(t *testing.T, spec *Spec, params space.Params) (Result, error, string) {
+func runCommand(t *testing.T, spec *Spec, params space.Params) (Result, error, string) { //nolint:revive,staticcheck // the output comes last, after the error it explains
 	t.Helper()
 	dir := t.TempDir()
 	c := &Command{Spec: spec, Environ: []string{"PATH=/usr/bin:/bin"}, Grace: time.Second}

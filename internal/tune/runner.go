@@ -49,6 +49,7 @@ type RunOptions struct {
 // EventKind says what happened.
 type EventKind string
 
+// The events a runner reports.
 const (
 	EventStarted  EventKind = "started"
 	EventFinished EventKind = "finished"
@@ -69,6 +70,7 @@ type Event struct {
 // StopReason says why a run ended.
 type StopReason string
 
+// Why a study stopped.
 const (
 	StopBudget      StopReason = "budget"      // the study reached budget.trials
 	StopTime        StopReason = "time"        // budget.time ran out

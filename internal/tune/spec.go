@@ -303,7 +303,7 @@ func buildSpace(order []string, in map[string]paramYAML) (*space.Space, error) {
 			Choices: canon(y.Choices), Grid: canon(y.Grid)}
 		if p.Type == space.Int || p.Type == space.Float {
 			if y.Low == nil || y.High == nil {
-				return nil, fmt.Errorf("parameter %s: %s %s parameter needs low: and high:", name, map[space.Type]string{space.Int: "an", space.Float: "a"}[p.Type], p.Type)
+				return nil, fmt.Errorf("parameter %s: %s %s parameter needs low: and high:", name, map[space.Type]string{space.Int: "an", space.Float: "a"}[p.Type], p.Type) //nolint:revive // ends with the YAML keys to write
 			}
 			p.Low, p.High = *y.Low, *y.High
 		} else if y.Low != nil || y.High != nil {

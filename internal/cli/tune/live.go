@@ -137,7 +137,7 @@ func (p *progress) draw() {
 		b.WriteByte('\n')
 	}
 	p.drawn = len(lines)
-	io.WriteString(p.w, b.String())
+	_, _ = io.WriteString(p.w, b.String()) // a progress display has no one to report to
 }
 
 func clip(s string, n int) string {

@@ -144,7 +144,7 @@ func printStatus(io *cmdutil.IOStreams, r *report.Report, st *study.Study, top i
 			}
 			tb.AddRow(fmt.Sprint(t.Number), string(t.State), report.FormatValues(r.Objectives, t), report.FormatParams(t.Params), secs)
 		}
-		tb.Render()
+		_ = tb.Render() // printStatus reports to a terminal or pipe; a failed write has no caller to tell
 	}
 	if len(r.Importance) > 0 {
 		parts := make([]string, len(r.Importance))

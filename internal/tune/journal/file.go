@@ -70,7 +70,7 @@ func (b *fileBackend) lock(ctx context.Context, exclusive bool) (func(), error) 
 	for {
 		err := unix.Flock(int(b.f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
-			return func() { unix.Flock(int(b.f.Fd()), unix.LOCK_UN) }, nil
+			return func() { _ = unix.Flock(int(b.f.Fd()), unix.LOCK_UN) }, nil // closing the file releases it anyway
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			return nil, fmt.Errorf("lock journal %s: %w", b.path, err)

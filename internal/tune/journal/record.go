@@ -16,6 +16,7 @@ const Format = 1
 // Op names what a record does.
 type Op string
 
+// The record kinds.
 const (
 	OpStudy     Op = "study"     // first record: the study's name, objectives, space, seed
 	OpStart     Op = "start"     // a trial starts: number, params, worker, lease

@@ -18,6 +18,7 @@ import (
 // Type is a parameter's kind.
 type Type string
 
+// The parameter types.
 const (
 	Int         Type = "int"
 	Float       Type = "float"
@@ -65,7 +66,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // New validates params and returns the space. Errors name the parameter and say what to fix.
 func New(params []Param) (*Space, error) {
 	if len(params) == 0 {
-		return nil, fmt.Errorf("the search space is empty: declare at least one parameter under parameters:")
+		return nil, fmt.Errorf("the search space is empty: declare at least one parameter under parameters:") //nolint:revive // ends with the YAML key to write
 	}
 	s := &Space{Params: params, index: make(map[string]int, len(params))}
 	for i := range s.Params {

@@ -15,6 +15,7 @@ import (
 // Direction says whether an objective is minimized or maximized.
 type Direction string
 
+// The directions of an objective.
 const (
 	Minimize Direction = "minimize"
 	Maximize Direction = "maximize"
@@ -29,6 +30,7 @@ type Objective struct {
 // State is a trial's lifecycle state (Optuna's names).
 type State string
 
+// The states of a trial, spelled as Optuna spells them.
 const (
 	Running  State = "RUNNING"
 	Complete State = "COMPLETE"
