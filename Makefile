@@ -93,7 +93,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' ':!:third_party')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@test -x $(GOLANGCI_LINT) || scripts/install-tools.sh golangci-lint
+	@scripts/install-tools.sh golangci-lint >/dev/null
 	$(GOLANGCI_LINT) run ./...
 
 ## check: the fast inner loop while editing: lint, then the short tests
