@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlops-dev/mlops/internal/testutil/emulators"
 )
 
 // BenchmarkPushPullMinIO1GB pushes and pulls a model with 1 GiB of external data to MinIO on
@@ -27,7 +29,7 @@ import (
 // for the disk), so every timed step starts after sync(2), and downloads are measured
 // benchRounds times, alternating which client goes first; the medians are reported.
 func BenchmarkPushPullMinIO1GB(b *testing.B) {
-	url, _, _ := startMinIO(b)
+	url, _, _ := emulators.StartMinIO(b)
 	ctx := context.Background()
 	dir := b.TempDir()
 	data := filepath.Join(dir, "big.onnx.data")

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/mlops-dev/mlops/internal/testutil/emulators"
 )
 
 // TestS3ServerKilledMidPush kills MinIO during a multipart upload: the push fails, no version
 // is visible after the server is back, and pushing again succeeds.
 func TestS3ServerKilledMidPush(t *testing.T) {
-	url, srv, restart := startMinIO(t)
+	url, srv, restart := emulators.StartMinIO(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	r, err := Open(ctx, url, Options{PartSize: 5 << 20, Concurrency: 1, Retries: -1})

@@ -393,16 +393,22 @@ func consecutiveFailures(st *study.Study, since time.Time) (int, *study.Trial) {
 	return min(n, m), last
 }
 
-// heartbeats renews this worker's leases, fails other workers' stale trials, and cancels our
-// own trials if another worker failed them (we were too slow to renew: a paused process).
+// heartbeats renews this worker's leases every heartbeat period, and four times as often
+// looks for other workers' stale trials and fails them, so a killed worker's trials are
+// failed within 1.5 + 0.25 heartbeat periods of its last heartbeat. It also cancels our own
+// trials if another worker failed them (we were too slow to renew: a paused process).
 func (r *Runner) heartbeats(ctx context.Context) {
-	t := time.NewTicker(r.spec.Heartbeat)
+	t := time.NewTicker(max(r.spec.Heartbeat/4, time.Millisecond))
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		beat := tick%4 == 0
+		if !beat && !r.anyStale(ctx) {
+			continue
 		}
 		r.mu.Lock()
 		n := len(r.active)
@@ -411,7 +417,7 @@ func (r *Runner) heartbeats(ctx context.Context) {
 		err := r.j.Update(ctx, func(st *study.Study) ([]journal.Record, error) {
 			lost = lost[:0]
 			recs := r.reclaim(st)
-			if n > 0 {
+			if beat && n > 0 {
 				recs = append(recs, journal.Record{Op: journal.OpHeartbeat, Worker: r.opts.Worker})
 			}
 			for _, rec := range recs {
@@ -432,6 +438,16 @@ func (r *Runner) heartbeats(ctx context.Context) {
 		}
 		r.cancelLost()
 	}
+}
+
+// anyStale reports, from a read-only look, whether some RUNNING trial's lease ran out.
+func (r *Runner) anyStale(ctx context.Context) bool {
+	stale := false
+	_ = r.j.View(ctx, func(st *study.Study) error {
+		stale = len(st.Stale(r.opts.Now())) > 0
+		return nil
+	})
+	return stale
 }
 
 // cancelLost stops our trials that the journal no longer counts as running.

@@ -1,9 +1,11 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"strconv"
 	"time"
 
 	"github.com/mlops-dev/mlops/internal/tune/space"
@@ -83,21 +85,44 @@ func encodeLine(r Record) ([]byte, error) {
 	return append(line, '\n'), nil
 }
 
-// decodeLine parses one line (without its newline) and checks its checksum.
+// decodeLine parses one line (without its newline) and checks its checksum. Lines as
+// encodeLine writes them are split without a JSON pass over the envelope (the record is then
+// decoded once); anything else goes through the general parse.
 func decodeLine(line []byte) (Record, error) {
-	var env envelope
-	if err := json.Unmarshal(line, &env); err != nil {
-		return Record{}, fmt.Errorf("not a journal record: %w", err)
+	rec, crc, err := splitEnvelope(line)
+	if err != nil {
+		return Record{}, err
 	}
-	if env.CRC == "" || env.Rec == nil {
-		return Record{}, fmt.Errorf("not a journal record: crc or rec missing")
-	}
-	if got := fmt.Sprintf("%08x", crc32.Checksum(env.Rec, castagnoli)); got != env.CRC {
-		return Record{}, fmt.Errorf("checksum mismatch (stored %s, computed %s)", env.CRC, got)
+	if got := crc32.Checksum(rec, castagnoli); got != crc {
+		return Record{}, fmt.Errorf("checksum mismatch (stored %08x, computed %08x)", crc, got)
 	}
 	var r Record
-	if err := json.Unmarshal(env.Rec, &r); err != nil {
+	if err := json.Unmarshal(rec, &r); err != nil {
 		return Record{}, fmt.Errorf("bad record: %w", err)
 	}
 	return r, nil
+}
+
+var (
+	envPrefix = []byte(`{"crc":"`)
+	envMiddle = []byte(`","rec":`)
+)
+
+// splitEnvelope returns the record bytes and the stored checksum of a line.
+func splitEnvelope(line []byte) ([]byte, uint32, error) {
+	if n := len(envPrefix) + 8 + len(envMiddle); len(line) > n+1 && bytes.HasPrefix(line, envPrefix) &&
+		bytes.Equal(line[len(envPrefix)+8:n], envMiddle) && line[len(line)-1] == '}' {
+		if crc, err := strconv.ParseUint(string(line[len(envPrefix):len(envPrefix)+8]), 16, 32); err == nil {
+			return line[n : len(line)-1], uint32(crc), nil
+		}
+	}
+	var env envelope
+	if err := json.Unmarshal(line, &env); err != nil {
+		return nil, 0, fmt.Errorf("not a journal record: %w", err)
+	}
+	crc, err := strconv.ParseUint(env.CRC, 16, 32)
+	if env.Rec == nil || err != nil {
+		return nil, 0, fmt.Errorf("not a journal record: crc or rec missing")
+	}
+	return env.Rec, uint32(crc), nil
 }

@@ -84,6 +84,7 @@ func conditionKey(cs []space.Condition) string {
 // observation is one trial as TPE sees it.
 type observation struct {
 	t       *study.Trial
+	x       []float64 // internal value per space parameter, NaN when inactive
 	step    float64   // −inf for complete, −last step for pruned, +inf for running
 	loss    []float64 // sign·value per objective
 	running bool
@@ -103,6 +104,9 @@ func (t *TPE) Sample(ctx context.Context, st *study.Study, n int) (space.Params,
 	}
 	if done < t.startup {
 		return t.random.Sample(ctx, st, n)
+	}
+	for i := range obs {
+		obs[i].x = t.internalValues(obs[i].t)
 	}
 	below, above, wBelow := split(obs, gamma(done), st.MultiObjective())
 	rng := trialRNG(t.seed, n, 1)
@@ -243,8 +247,8 @@ func cmpFloat(a, b float64) int {
 
 // sampleGroup samples params jointly: candidates from l, the best l/g kept.
 func (t *TPE) sampleGroup(r *rand.Rand, params []*space.Param, below, above []observation, wBelow []float64) space.Params {
-	lObs, lW := matrix(params, below, wBelow)
-	gObs, _ := matrix(params, above, nil)
+	lObs, lW := t.matrix(params, below, wBelow)
+	gObs, _ := t.matrix(params, above, nil)
 	l := newParzen(lObs, params, t.opts, lW)
 	g := newParzen(gObs, params, t.opts, nil)
 	cands := l.sample(r, t.candidates)
@@ -262,27 +266,48 @@ func (t *TPE) sampleGroup(r *rand.Rand, params []*space.Param, below, above []ob
 	return out
 }
 
+// internalValues is a trial's parameters in internal form, indexed like the space.
+func (t *TPE) internalValues(tr *study.Trial) []float64 {
+	x := make([]float64, t.space.Len())
+	for i := range t.space.Params {
+		p := &t.space.Params[i]
+		if v, ok := tr.Params[p.Name]; ok {
+			x[i] = p.Internal(v)
+		} else {
+			x[i] = math.NaN()
+		}
+	}
+	return x
+}
+
 // matrix extracts the observations that have every one of params (internal values), with their
-// weights when weights are given.
-func matrix(params []*space.Param, obs []observation, weights []float64) ([][]float64, []float64) {
+// weights when weights are given. Rows share one backing array.
+func (t *TPE) matrix(params []*space.Param, obs []observation, weights []float64) ([][]float64, []float64) {
+	idx := make([]int, len(params))
+	for d, p := range params {
+		idx[d] = t.space.Index(p.Name)
+	}
+	flat := make([]float64, 0, len(obs)*len(params))
 	var rows [][]float64
 	var w []float64
 	for i, o := range obs {
-		row := make([]float64, len(params))
+		start := len(flat)
 		ok := true
-		for d, p := range params {
-			v, has := o.t.Params[p.Name]
-			if !has {
+		for _, k := range idx {
+			v := o.x[k]
+			if math.IsNaN(v) {
 				ok = false
 				break
 			}
-			row[d] = p.Internal(v)
+			flat = append(flat, v)
 		}
-		if ok {
-			rows = append(rows, row)
-			if weights != nil {
-				w = append(w, weights[i])
-			}
+		if !ok {
+			flat = flat[:start]
+			continue
+		}
+		rows = append(rows, flat[start:len(flat):len(flat)])
+		if weights != nil {
+			w = append(w, weights[i])
 		}
 	}
 	return rows, w
