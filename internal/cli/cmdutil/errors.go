@@ -16,8 +16,9 @@ const (
 	ExitInterrupted = 130 // cancelled by Ctrl-C / SIGTERM (128 + SIGINT)
 )
 
-// ExitCodesHelp documents the exit codes; root prints it in `mlops --help`
-// and commands may append it to their Long text.
+// ExitCodesHelp documents the exit codes, once, in `mlops --help`; a
+// command's own help says only what its codes mean for it (e.g. 3 for a
+// failed gate).
 const ExitCodesHelp = `Exit codes:
   0    success
   1    error (bad input, I/O failure, ...)

@@ -73,14 +73,33 @@ func RegistryLoader(f *Factory) func(context.Context, string, registry.Options) 
 // RegistryFlagUsage is the help text of the --registry flag of the registry commands.
 const RegistryFlagUsage = "registry URL: s3://bucket/prefix?region=..&endpoint=..&use_path_style=true, gs://bucket/prefix, azblob://container/prefix, file:///path, mem:// (also: MLOPS_REGISTRY, config key registry)"
 
-// RegistryHelp is appended to the Long help of the registry commands.
-const RegistryHelp = `The registry is a blob-store URL given by --registry, MLOPS_REGISTRY or the
-config key "registry"; without one, a file:// registry under
-$XDG_DATA_HOME/mlops/registry (~/.local/share/mlops/registry) is used.
-Credentials come from each cloud's usual chain (AWS_* variables and
-~/.aws, GOOGLE_APPLICATION_CREDENTIALS / STORAGE_EMULATOR_HOST,
-AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY or a connection string) and are
-never printed.`
+// RegistryHelpPointer is the line the registry commands' help has in place
+// of RegistryHelp, which `mlops help registry` prints once.
+const RegistryHelpPointer = `Where the registry is and where its credentials come from: mlops help registry.`
+
+// RegistryHelp is the text of the `mlops help registry` topic: the one place
+// the help says where the registry is and where credentials come from.
+const RegistryHelp = `The model registry is a blob store named by a URL:
+
+  s3://bucket/prefix?region=eu-west-1   (MinIO: &endpoint=http://127.0.0.1:9000&use_path_style=true)
+  gs://bucket/prefix                    (fake-gcs-server: STORAGE_EMULATOR_HOST=host:port)
+  azblob://container/prefix             (Azurite: ?localemu=true&protocol=http&domain=127.0.0.1:10000)
+  file:///absolute/path                 (created if missing)
+  mem://                                (this process only; for tests)
+
+Highest precedence first: --registry URL, MLOPS_REGISTRY, the config key
+"registry"; without one, a file:// registry under $XDG_DATA_HOME/mlops/registry
+(~/.local/share/mlops/registry) is used.
+
+Credentials come from each cloud's usual chain (AWS_* variables, AWS_PROFILE
+and ~/.aws for S3; GOOGLE_APPLICATION_CREDENTIALS or the metadata server for
+GCS; AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, a SAS token or a
+connection string for Azure). Credentials in the URL are refused, and none
+are ever printed or logged.
+
+push, pull, ls, promote, rollback and rm work on it; serve, eval and retrain
+accept NAME, NAME@VERSION and NAME@ALIAS wherever they take a model file.
+See docs/registry.md.`
 
 // TransferProgress adapts registry progress events to progress bars with bytes/s on a
 // terminal (one bar per file and phase); it prints nothing when stderr is not a terminal.

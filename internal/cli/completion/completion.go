@@ -28,9 +28,7 @@ or install it where your shell picks completions up:
                mlops completion bash > /etc/bash_completion.d/mlops
   zsh:         mlops completion zsh > "${fpath[1]}/_mlops"
   fish:        mlops completion fish > ~/.config/fish/completions/mlops.fish
-  powershell:  mlops completion powershell | Out-String | Invoke-Expression
-
-` + cmdutil.ExitCodesHelp,
+  powershell:  mlops completion powershell | Out-String | Invoke-Expression`,
 		Example:   `  source <(mlops completion bash)`,
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
 		Args:      cmdutil.ExactArgs(1, "a shell name (bash, zsh, fish or powershell)"),

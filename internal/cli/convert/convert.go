@@ -101,9 +101,7 @@ ONNX steps run in this fixed order:
 leaves nothing behind. --output json prints the report (fields: input,
 output, steps, nodes_before, nodes_after, bytes_before, bytes_after,
 dims_fixed, opset, meta_set, optimize, fp16, weights_imported, weights_exported,
-deviation, max_abs_error, parity).
-
-` + cmdutil.ExitCodesHelp,
+deviation, max_abs_error, parity).`,
 		Example: `  # PyTorch state dict, dynamic batch, parity-checked
   mlops convert resnet.pt --from pytorch --model-class models:ResNet18 \
       --input input:1x3x224x224 --dynamic-axis input:0 --opset 17 -o resnet.onnx

@@ -63,8 +63,6 @@ to install ONNX Runtime ` + runtime.ORTVersion + `.
 searched, error), config (file, error), registry (configured, url, source),
 go_version, os, arch.
 
-` + cmdutil.ExitCodesHelp + `
-
 doctor exits 1 when ONNX Runtime is missing or unusable or the config file is
 invalid, and 0 otherwise.`,
 		Example: `  mlops doctor

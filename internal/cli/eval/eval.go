@@ -95,9 +95,7 @@ device, FIFO or symbolic link). --output markdown prints a PR-comment body.
 MODEL and BASELINE are .onnx files or registry references (NAME,
 NAME@VERSION, NAME@ALIAS) when a registry is configured (registry in the
 config file or MLOPS_REGISTRY); references are pulled into the user cache
-once and reused.
-
-` + cmdutil.ExitCodesHelp,
+once and reused.`,
 		Example: `  # accuracy and friends on the Fashion-MNIST test set
   mlops eval testdata/fmnist/mlp.onnx --data testdata/fmnist/x_test.npy --labels testdata/fmnist/y_test.npy
 

@@ -49,9 +49,7 @@ opsets (domain → version), inputs and outputs (name, dtype, shape: integers
 for fixed, names for symbolic, null for unknown dimensions), nodes,
 subgraph_nodes, op_types, subgraph_op_types, functions, parameters,
 initializers, initializer_bytes, bytes_by_dtype, external_data (location,
-bytes, tensors), metadata_props, and check (ok, problems) with --check.
-
-` + cmdutil.ExitCodesHelp,
+bytes, tensors), metadata_props, and check (ok, problems) with --check.`,
 		Example: `  mlops inspect testdata/fmnist/mlp.onnx
   mlops inspect model.onnx --check
   mlops inspect model.onnx --output json | jq .parameters`,

@@ -42,13 +42,11 @@ then metrics and the message are left out; --output json keeps everything.
 A version whose manifest cannot be read (not JSON, an unsafe path) is left out
 with a warning that names its key; remove it with 'mlops rm NAME@VERSION'.
 
-` + cmdutil.RegistryHelp + `
+` + cmdutil.RegistryHelpPointer + `
 
 --output json prints, without NAME, an array of {name, versions, latest, updated,
 aliases (alias → version)}; with NAME, an array of manifests (the fields of
-'mlops push --output json') each with aliases (names pointing to it).
-
-` + cmdutil.ExitCodesHelp,
+'mlops push --output json') each with aliases (names pointing to it).`,
 		Example: `  mlops ls
   mlops ls fmnist
   mlops ls fmnist --metrics eval.accuracy,eval.f1_macro

@@ -93,8 +93,7 @@ unmatched_labels, label_count_mismatches, window, overall, windows) and gates
 (gate, metric, actual, passed, reason), and warnings when there are any.
 --output markdown prints a PR-comment body.
 
-` + cmdutil.ExitCodesHelp + `
-Here exit code 3 means dataset or prediction drift (unless --fail-on-drift=false)
+Exit code 3 means dataset or prediction drift (unless --fail-on-drift=false)
 or a failed --gate; outputs (report, metrics) are still written.`,
 		Example: `  # Drift of the last day against the test set, with an HTML report
   mlops monitor --reference testdata/fmnist/x_test.npy --reference-labels testdata/fmnist/y_test.npy \

@@ -35,12 +35,10 @@ func NewCmdPromote(f *cmdutil.Factory, runF func(*PromoteOptions) error) *cobra.
 eval) pick up the new version on their next load. Every move is recorded, so
 'mlops rollback NAME --alias ALIAS' returns to the previous version.
 
-` + cmdutil.RegistryHelp + `
+` + cmdutil.RegistryHelpPointer + `
 
 --output json prints the alias: name, alias, version, updated, history (seq,
-action, version, previous, time).
-
-` + cmdutil.ExitCodesHelp,
+action, version, previous, time).`,
 		Example: `  mlops promote fmnist@4 --alias production
   mlops promote fmnist@staging --alias production`,
 		Args: cmdutil.ExactArgs(1, "NAME@VERSION"),

@@ -85,9 +85,7 @@ writes that model.
 The report (table, or --output json) lists each layer's parameters, sparsity
 before/after and share of norm retained, totals, file bytes, and FLOPs of
 Conv/Gemm/MatMul at batch size 1 before and after. The output is written to a
-temporary file and renamed into place: nothing is left at -o on failure.
-
-` + cmdutil.ExitCodesHelp,
+temporary file and renamed into place: nothing is left at -o on failure.`,
 		Example: `  mlops prune mlp.onnx -o mlp.pruned.onnx --sparsity 0.8 --scope global
   mlops prune mlp.onnx -o mlp.24.onnx --pattern 2:4
   mlops prune cnn.onnx -o cnn.small.onnx --structured --sparsity 0.5 --output json

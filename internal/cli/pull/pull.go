@@ -55,11 +55,9 @@ to a temporary file beside its destination and its sha256 and size are checked
 against the manifest before anything is renamed into place: on a mismatch or
 an interruption nothing is left at PATH.
 
-` + cmdutil.RegistryHelp + `
+` + cmdutil.RegistryHelpPointer + `
 
---output json prints: name, version, path, size, files (path, sha256, size, role).
-
-` + cmdutil.ExitCodesHelp,
+--output json prints: name, version, path, size, files (path, sha256, size, role).`,
 		Example: `  mlops pull fmnist@production -o model.onnx
   mlops pull fmnist@production -o model.onnx --force   # replace the copy pulled before
   mlops pull fmnist@3 -o models/

@@ -58,14 +58,12 @@ the source path, lineage (--parent, --transformation), --meta pairs, metrics
 read from --metrics (numeric fields of a JSON object; nested objects give
 dotted names) and --message.
 
-` + cmdutil.RegistryHelp + `
+` + cmdutil.RegistryHelpPointer + `
 
 --output json prints the manifest: schema_version, name, version, created,
 files (path, sha256, size, role), size, source (path, host), lineage (parent,
 transformation, options), signature (inputs, outputs: name, datatype, shape,
-dim_names), metadata, metrics, message.
-
-` + cmdutil.ExitCodesHelp,
+dim_names), metadata, metrics, message.`,
 		Example: `  mlops push model.onnx fmnist --alias staging --message "retrained on May data"
   mlops push int8.onnx fmnist --parent fmnist@3 --transformation quantize --metrics eval.json
   mlops push model.onnx fmnist --registry 's3://models/prod?region=eu-west-1'`,

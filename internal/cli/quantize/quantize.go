@@ -102,9 +102,7 @@ SNR of every quantized layer, worst first. Labels are checked as eval checks
 them (integer class ids within the model's classes, one per row) before
 anything is quantized. The data flags are the same as eval's (docs/data.md);
 the shaping flags (--scale, --mean, --std, --reshape, --input-field, ...)
-apply to --calibration-data too. --eval-data and --eval-labels still work.
-
-` + cmdutil.ExitCodesHelp,
+apply to --calibration-data too. --eval-data and --eval-labels still work.`,
 		Example: `  # dynamic int8, weights per channel
   mlops quantize bert.onnx bert.int8.onnx --per-channel
 

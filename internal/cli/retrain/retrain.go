@@ -94,9 +94,8 @@ written to a temporary file and renamed, never half-written.
 MODEL and --teacher may be registry references (NAME, NAME@VERSION,
 NAME@ALIAS). --push NAME stores the trained model as a new version with its
 validation metrics and lineage (parent, data sha256, hyperparameters, mlops
-version).
-
-` + cmdutil.ExitCodesHelp,
+version). When a --promote-if gate fails, the version is pushed, the alias is
+not moved and the command exits 3.`,
 		Example: `  # fine-tune the Fashion-MNIST MLP for two epochs, validating on the test split
   mlops retrain testdata/fmnist/mlp.onnx --data x_train.npy --labels y_train.npy \
       --val-data testdata/fmnist/x_test.npy --val-labels testdata/fmnist/y_test.npy \

@@ -41,12 +41,10 @@ anyway, and a later rollback passes over it (and says so). A version whose
 manifest is damaged (not JSON, an unsafe path) can be removed: only the files
 it still names legibly are deleted.
 
-` + cmdutil.RegistryHelp + `
+` + cmdutil.RegistryHelpPointer + `
 
 --output json prints: name, version, deleted_blobs, freed_bytes, and when they
-apply manifest_unreadable (true) and in_history_of (aliases, with --force).
-
-` + cmdutil.ExitCodesHelp,
+apply manifest_unreadable (true) and in_history_of (aliases, with --force).`,
 		Example: `  mlops rm fmnist@2
   mlops rm fmnist@1 --force   # even though rollback of production would go back to it`,
 		Args: cmdutil.ExactArgs(1, "NAME@VERSION"),

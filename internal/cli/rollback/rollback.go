@@ -39,11 +39,9 @@ removed with 'mlops rm --force' since they were promoted are passed over (the
 alias goes back to the newest earlier version that still exists), and the
 command says which; they are listed in the event's "skipped".
 
-` + cmdutil.RegistryHelp + `
+` + cmdutil.RegistryHelpPointer + `
 
---output json prints the alias as 'mlops promote --output json' does.
-
-` + cmdutil.ExitCodesHelp,
+--output json prints the alias as 'mlops promote --output json' does.`,
 		Example: `  mlops rollback fmnist --alias production`,
 		Args:    cmdutil.ExactArgs(1, "the model NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {

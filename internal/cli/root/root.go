@@ -28,27 +28,60 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/version"
 )
 
-// addCommands registers every subcommand, one line each. Register a command
-// only when it works end to end: no placeholders.
+// The groups of `mlops --help`, in the order they are shown.
+const (
+	groupModel    = "model"
+	groupRegistry = "registry"
+	groupServing  = "serving"
+	groupSearch   = "search"
+	groupSetup    = "setup"
+)
+
+// addCommands registers every subcommand, one line each, in its help group
+// and in the order the group lists it. Register a command only when it
+// works end to end: no placeholders.
 func addCommands(root *cobra.Command, f *cmdutil.Factory) {
-	root.AddCommand(inspect.NewCmdInspect(f, nil))
-	root.AddCommand(version.NewCmdVersion(f, nil))
-	root.AddCommand(completion.NewCmdCompletion(f, nil))
-	root.AddCommand(doctor.NewCmdDoctor(f, nil))
-	root.AddCommand(convert.NewCmdConvert(f, nil))
-	root.AddCommand(quantize.NewCmdQuantize(f, nil))
-	root.AddCommand(prune.NewCmdPrune(f, nil))
-	root.AddCommand(retrain.NewCmdRetrain(f, nil))
-	root.AddCommand(serve.NewCmdServe(f, nil))
-	root.AddCommand(monitor.NewCmdMonitor(f, nil))
-	root.AddCommand(eval.NewCmdEval(f, nil))
-	root.AddCommand(push.NewCmdPush(f, nil))
-	root.AddCommand(pull.NewCmdPull(f, nil))
-	root.AddCommand(ls.NewCmdLs(f, nil))
-	root.AddCommand(promote.NewCmdPromote(f, nil))
-	root.AddCommand(rollback.NewCmdRollback(f, nil))
-	root.AddCommand(rm.NewCmdRm(f, nil))
-	root.AddCommand(tune.NewCmdTune(f))
+	// Groups list their commands in the order added here (a workflow
+	// order), not alphabetically. The switch is cobra's own global; every
+	// mlops command tree wants the same value.
+	cobra.EnableCommandSorting = false
+	root.AddGroup(
+		&cobra.Group{ID: groupModel, Title: "Model:"},
+		&cobra.Group{ID: groupRegistry, Title: "Registry:"},
+		&cobra.Group{ID: groupServing, Title: "Serving and monitoring:"},
+		&cobra.Group{ID: groupSearch, Title: "Search:"},
+		&cobra.Group{ID: groupSetup, Title: "Setup:"},
+	)
+	add := func(group string, cmd *cobra.Command) {
+		cmd.GroupID = group
+		root.AddCommand(cmd)
+	}
+	add(groupModel, inspect.NewCmdInspect(f, nil))
+	add(groupModel, convert.NewCmdConvert(f, nil))
+	add(groupModel, quantize.NewCmdQuantize(f, nil))
+	add(groupModel, prune.NewCmdPrune(f, nil))
+	add(groupModel, retrain.NewCmdRetrain(f, nil))
+	add(groupRegistry, push.NewCmdPush(f, nil))
+	add(groupRegistry, pull.NewCmdPull(f, nil))
+	add(groupRegistry, ls.NewCmdLs(f, nil))
+	add(groupRegistry, promote.NewCmdPromote(f, nil))
+	add(groupRegistry, rollback.NewCmdRollback(f, nil))
+	add(groupRegistry, rm.NewCmdRm(f, nil))
+	add(groupServing, serve.NewCmdServe(f, nil))
+	add(groupServing, eval.NewCmdEval(f, nil))
+	add(groupServing, monitor.NewCmdMonitor(f, nil))
+	add(groupSearch, tune.NewCmdTune(f))
+	add(groupSetup, doctor.NewCmdDoctor(f, nil))
+	add(groupSetup, completion.NewCmdCompletion(f, nil))
+	add(groupSetup, version.NewCmdVersion(f, nil))
+	root.SetHelpCommandGroupID(groupSetup)
+	root.SetCompletionCommandGroupID(groupSetup)
+	// Help topics: commands without a Run that `mlops help NAME` prints.
+	root.AddCommand(&cobra.Command{
+		Use:   "registry",
+		Short: "Where the model registry lives and where its credentials come from",
+		Long:  cmdutil.RegistryHelp,
+	})
 }
 
 // GlobalOptions are the values of the flags every command accepts.
@@ -78,6 +111,8 @@ the built-in default. A command's flags are keys of its section, in snake
 case: serve --max-batch-size is serve.max_batch_size in the file and
 MLOPS_SERVE_MAX_BATCH_SIZE in the environment; global flags are top-level
 (output, MLOPS_OUTPUT). Unknown keys in the config file are errors.
+
+The model registry and its credentials: mlops help registry.
 
 ` + cmdutil.ExitCodesHelp,
 		Example: `  mlops inspect model.onnx

@@ -132,8 +132,6 @@ connections, finish in-flight requests within --shutdown-timeout and exit 0.
 Logs are JSON lines (slog) on stderr; --log-level debug adds one line per
 request with request_id, model, version, status and durations.
 
-` + cmdutil.ExitCodesHelp + `
-
 serve exits 0 after a graceful shutdown, 1 when no model can be loaded or
 the address cannot be bound, 2 on bad flags.`,
 		Example: `  mlops serve model.onnx

@@ -31,9 +31,7 @@ optuna-journal): optuna.storages.JournalStorage(JournalFileStorage(FILE)) loads 
 (tested with Optuna 3.1) with the same trials, parameters, values, intermediate
 values and best trial, so optuna-dashboard and optuna.visualization work on it.
 mlops' trial number and metrics are in each trial's user_attrs. Running trials are
-left out.
-
-` + cmdutil.ExitCodesHelp,
+left out.`,
 		Example: `  mlops tune export study.yaml --format optuna-journal optuna.log
   python3 -c "import optuna; s = optuna.load_study(study_name='fmnist-lr',
       storage=optuna.storages.JournalStorage(optuna.storages.JournalFileStorage('optuna.log'))); print(s.best_params)"`,

@@ -70,9 +70,7 @@ On a terminal, a live table of trials and the best so far; plain lines otherwise
 Ctrl-C stops launching trials, cancels running ones and records them (they are
 re-run on resume); a second Ctrl-C exits at once. Exit 130.
 
-Flags override the study file for one run.
-
-` + cmdutil.ExitCodesHelp,
+Flags override the study file for one run.`,
 		Example: `  mlops tune run study.yaml
   mlops tune run study.yaml --trials 200 --parallelism 4
   mlops tune run --worker study.yaml          # on each of N machines, storage: s3://...

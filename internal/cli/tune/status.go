@@ -40,9 +40,7 @@ STUDY is the study file or the journal itself (a path or a blob URL).
 --output json prints {"study", "storage", "objectives", "trials": {"complete",
 "failed", "pruned", "running"}, "best": {"trial", "params", "values", "metrics",
 "state", "duration_s"} (null until a trial completes), "pareto": [...] (several
-objectives), "importance": [{"param", "share"}], "running": [...]}.
-
-` + cmdutil.ExitCodesHelp,
+objectives), "importance": [{"param", "share"}], "running": [...]}.`,
 		Example: `  mlops tune status study.yaml
   mlops tune status s3://bucket/studies/fmnist.jsonl --output json | jq .trials
   mlops tune status study.yaml --plots plots/ --report study.html`,
@@ -185,9 +183,7 @@ beats on all objectives.
 
 --output json prints {"trial": N, "params": {...}, "values": {"METRIC": value},
 "metrics": {...}, "state", "duration_s"}; with several objectives {"pareto": [such
-objects]}. Exits 1 when no trial has completed yet.
-
-` + cmdutil.ExitCodesHelp,
+objects]}. Exits 1 when no trial has completed yet.`,
 		Example: `  mlops tune best study.yaml
   mlops tune best study.yaml --output json | jq -r .params.lr`,
 		Args: cmdutil.ExactArgs(1, "a study file or journal"),

@@ -26,9 +26,7 @@ tpe, cmaes, nsga2), a pruner (none, median, asha), a budget, and what one trial 
 shared by workers on several machines) that survives crashes: run the same command
 again to resume.
 
-See docs/tune.md for the study file format.
-
-` + cmdutil.ExitCodesHelp,
+See docs/tune.md for the study file format.`,
 		Example: `  mlops tune run study.yaml
   mlops tune run --worker study.yaml         # one of several processes sharing the study
   mlops tune status study.yaml

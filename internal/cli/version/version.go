@@ -27,9 +27,7 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(*VersionOptions) error) *cobra.
 		Long: `Print the version of this mlops binary, the commit it was built from, the
 build date and the Go toolchain. Release builds get these from goreleaser;
 otherwise the module version Go recorded (go install ...@v1.2.3) and the VCS
-revision and time of a build in a checkout are reported, or "dev".
-
-` + cmdutil.ExitCodesHelp,
+revision and time of a build in a checkout are reported, or "dev".`,
 		Example: `  mlops version
   mlops version --output json | jq -r .version`,
 		Args: cmdutil.NoArgs,
