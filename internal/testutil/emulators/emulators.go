@@ -35,9 +35,13 @@ const (
 
 func repoRoot(t testing.TB) string { return testutil.RepoFile(t, "") }
 
-// Require installs tool (minio, azurite, fakegcs) if needed, or skips with MLOPS_SKIP_EMULATORS=1.
+// Require installs tool (minio, azurite, fakegcs) if needed, or skips with MLOPS_SKIP_EMULATORS=1
+// or go test -short.
 func Require(t testing.TB, tool string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no emulators")
+	}
 	if os.Getenv("MLOPS_SKIP_EMULATORS") == "1" {
 		t.Skip("MLOPS_SKIP_EMULATORS=1")
 	}
@@ -70,7 +74,7 @@ func startServer(t testing.TB, port int, env []string, name string, args ...stri
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond); err == nil {

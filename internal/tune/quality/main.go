@@ -146,6 +146,9 @@ func measureOverhead() {
 			ds = append(ds, (cpuTime() - c0).Seconds())
 		}
 		slices.Sort(ds)
-		enc.Encode(map[string]any{"impl": "mlops", "multivariate": mv, "p50_s": ds[len(ds)/2], "p99_s": ds[len(ds)*99/100]})
+		if err := enc.Encode(map[string]any{"impl": "mlops", "multivariate": mv, "p50_s": ds[len(ds)/2], "p99_s": ds[len(ds)*99/100]}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 }
