@@ -91,7 +91,8 @@ func rewritePad(m *onnx.Model, g *onnx.Graph, n *onnxpb.NodeProto) bool {
 	}
 	next := cons[0]
 	op := next.GetOpType()
-	if op != "Conv" && !(op == "AveragePool" && onnx.AttrInt(next, "count_include_pad", 0) == 1) {
+	countsPad := op == "AveragePool" && onnx.AttrInt(next, "count_include_pad", 0) == 1
+	if op != "Conv" && !countsPad {
 		return false
 	}
 	rank := len(pads) / 2
