@@ -40,6 +40,11 @@ CACHE = os.path.join(F.REPO, ".cache")
 RECIPE = ["--epochs", "2", "--batch-size", "128", "--lr", "1e-3", "--optimizer", "adam", "--seed", "1"]
 
 
+def recipe(seed):
+    """RECIPE with another --seed (the last flag)."""
+    return RECIPE[:-1] + [str(seed)]
+
+
 def mlops(*args):
     t0 = time.time()
     out = subprocess.run([MLOPS, *args, "--output", "json"], check=True, capture_output=True, text=True).stdout
@@ -73,6 +78,8 @@ def main():
     ap.add_argument("--only", default="mlp,drift,reinit,distill,head,cnn,drift_cnn")
     ap.add_argument("--rows", type=int, default=0, help="train on the first N rows only (quick check)")
     ap.add_argument("--torch-order", action="store_true", help="also train torch with its own shuffling")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="fine-tune with seeds 1..N and compare the means (mlp and cnn)")
     args = ap.parse_args()
     # One thread: on a shared, oversubscribed machine torch's OpenMP pool is several times slower
     # with two (see bench.py), and the accuracies do not depend on it.
@@ -94,22 +101,27 @@ def main():
         if name not in only:
             continue
         model = os.path.join(F.MODELS, name + ".onnx")
-        out = os.path.join(work, name + ".all.onnx")
-        rep, secs = retrain(model, out, paths[("train", "plain")], paths[("train", "y")], *RECIPE, *limit(args.rows))
-        ours = mlops_accuracy(out, paths[("test", "plain")], paths[("test", "y")])
         x, y = tensors(paths, "train", "plain", args.rows)
-        t0 = time.time()
-        m = F.train(F.from_onnx(name), x, y, 2, 128, 1e-3, order=F.mlops_order(len(x), 1, 2))
-        tsecs = time.time() - t0
-        theirs = F.accuracy(m, xtest, ytest)
+        runs = []
+        for seed in range(1, args.seeds + 1):
+            out = os.path.join(work, f"{name}.all.s{seed}.onnx")
+            rep, secs = retrain(model, out, paths[("train", "plain")], paths[("train", "y")], *recipe(seed),
+                                *limit(args.rows))
+            ours = mlops_accuracy(out, paths[("test", "plain")], paths[("test", "y")])
+            t0 = time.time()
+            m = F.train(F.from_onnx(name), x, y, 2, 128, 1e-3, order=F.mlops_order(len(x), seed, 2))
+            tsecs = time.time() - t0
+            theirs = F.accuracy(m, xtest, ytest)
+            runs.append({"seed": seed, "mlops": ours, "torch": theirs, "diff_pp": 100 * (ours - theirs), "mlops_s": secs,
+                         "torch_s": tsecs, "mlops_samples_per_s": [e["samples_per_s"] for e in rep["epochs"]],
+                         "torch_samples_per_s": 2 * len(x) / tsecs})
         extra = {}
         if args.torch_order:
             torch.manual_seed(F.SEED)
             extra["torch_own_order"] = F.accuracy(F.train(F.from_onnx(name), x, y, 2, 128, 1e-3), xtest, ytest)
-        report(name, start=F.accuracy(F.from_onnx(name), xtest, ytest), mlops=ours, torch=theirs,
-               diff_pp=100 * (ours - theirs), mlops_s=secs, torch_s=tsecs,
-               mlops_samples_per_s=[e["samples_per_s"] for e in rep["epochs"]],
-               torch_samples_per_s=2 * len(x) / tsecs, **extra)
+        mean = lambda k: sum(r[k] for r in runs) / len(runs)  # noqa: E731
+        report(name, start=F.accuracy(F.from_onnx(name), xtest, ytest), mlops=mean("mlops"), torch=mean("torch"),
+               diff_pp=100 * (mean("mlops") - mean("torch")), runs=runs, **extra)
 
     for name, src in (("drift", "mlp"), ("drift_cnn", "cnn")):
         if name not in only:
