@@ -30,6 +30,7 @@ func BenchmarkGPT4Bit(b *testing.B) {
 	dir := gptModel(b)
 	rt := testutil.Runtime(b)
 	bin := buildMLOps(b)
+	ortEnv(b)
 	fp := filepath.Join(dir, "gpt.onnx")
 	work := b.TempDir()
 	type variant struct {

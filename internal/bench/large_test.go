@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlops-dev/mlops/internal/testutil"
 	"github.com/mlops-dev/mlops/internal/testutil/testmodels"
 )
 
@@ -26,6 +27,7 @@ import (
 // MLOPS_LARGE_KEEP is set. MLOPS_LARGE_SIZES=2 limits the sizes (GB).
 func BenchmarkRewriteLarge(b *testing.B) {
 	bin := buildMLOps(b)
+	ortEnv(b)
 	base := os.Getenv("MLOPS_LARGE_DIR")
 	if base == "" {
 		base = os.TempDir()
@@ -97,6 +99,13 @@ func runMeasured(bin string, args ...string) (time.Duration, int64, error) {
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	return wall, ru.Maxrss * 1024, nil // Linux reports KiB
+}
+
+// ortEnv points the child binaries at the ONNX Runtime the tests use (they
+// run from a temporary folder, where the .deps lookup finds nothing).
+func ortEnv(b *testing.B) {
+	b.Helper()
+	b.Setenv("MLOPS_ORT_LIB", filepath.Dir(testutil.Runtime(b).LibraryPath()))
 }
 
 func buildMLOps(b *testing.B) string {

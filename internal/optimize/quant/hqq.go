@@ -1,22 +1,18 @@
 package quant
 
-import (
-	"math"
-
-	"github.com/mlops-dev/mlops/internal/onnx"
-)
+import "math"
 
 // Half-quadratic quantization (HQQ, Badri & Shaji 2023) without data: for
 // each block the zero point is moved to minimise an l_p error, which
 // tolerates the few outliers that min/max ranges are set by, by alternating
 // a closed-form zero-point step and a generalised soft threshold of the
-// residual; a least-squares step then rescales the block. p = 0.5 (the
-// paper uses 0.7) makes the threshold |d|^(p-1) a reciprocal square root
-// instead of a pow call. Zero points stay floats, stored as float16
-// (MatMulNBits' zero-point type T3 admits float16 whatever A's type, and
-// ORT's CPU kernel reads it; half the bytes of float32). A block keeps the
-// result only where its squared error is below round-to-nearest's, so hqq
-// is never worse than rtn on any block.
+// residual (p = 0.5, where the paper uses 0.7, makes the threshold
+// |d|^(p-1) a reciprocal square root instead of a pow call). MatMulNBits
+// runs fast only with packed integer zero points, so the optimum is rounded
+// to a code and the scale refitted by least squares; a small search of
+// clipping ratios of the min/max range competes with it, and a block keeps
+// whichever has the lowest squared error, round-to-nearest included, so
+// hqq is never worse than rtn on any block.
 const (
 	hqqIters = 20
 	hqqBeta  = 10.0
@@ -34,9 +30,6 @@ func (w *BlockWeight) hqqBlock(wt []float32, i int) {
 		if s == 0 || isBad(s) || isBad(z) {
 			return
 		}
-		if w.FloatZeroPoints != nil {
-			z = half(z) // stored as float16
-		}
 		if e := blockSSE(x, s, z, qmax); e < best {
 			best, bestS, bestZ = e, s, z
 		}
@@ -47,6 +40,17 @@ func (w *BlockWeight) hqqBlock(wt []float32, i int) {
 			try(s*r, z)
 		}
 	} else {
+		lo, hi := float32(0), float32(0)
+		for _, v := range x {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		for r := float32(0.975); r >= 0.8; r -= 0.025 {
+			if sc := (hi - lo) * r / qmax; sc > 0 {
+				zc := min(max(float32(math.RoundToEven(float64(-lo*r/sc))), 0), qmax)
+				try(sc, zc)
+				try(lsqScale(x, sc, zc, qmax), zc)
+			}
+		}
 		s, z = hqqZero(x, qmax)
 		if w.FloatZeroPoints == nil {
 			// Integer zero points: round the optimum into the code range.
@@ -125,6 +129,3 @@ func lsqScale(x []float32, scale, zero, qmax float32) float32 {
 	}
 	return float32(num / den)
 }
-
-// half rounds x to the nearest float16 value.
-func half(x float32) float32 { return onnx.Float16ToFloat32(onnx.Float32ToFloat16(x)) }

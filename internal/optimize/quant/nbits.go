@@ -32,8 +32,11 @@ type BlockWeight struct {
 	// ZeroPoints are the integer zero points, [N, k_blocks]; nil means
 	// symmetric (every zero point is 2^(Bits-1) and the input is omitted).
 	ZeroPoints []uint8
-	// FloatZeroPoints, when set (hqq), replace ZeroPoints: [N, k_blocks]
-	// stored unpacked in the type of A.
+	// FloatZeroPoints, when set, replace ZeroPoints: [N, k_blocks] stored
+	// unpacked. The operator allows them, but ORT 1.30's CPU kernel then
+	// dequantizes the whole weight per call (70-100x slower than packed
+	// zero points), so this package reads them (Dequantize) and never
+	// writes them.
 	FloatZeroPoints []float32
 }
 
@@ -121,9 +124,6 @@ type BlockOptions struct {
 	// Percdamp is gptq's dampening, a share of the mean Hessian diagonal
 	// (0 means 0.01).
 	Percdamp float64
-	// IntegerZeroPoints keeps hqq's zero points integer (for consumers,
-	// such as GatherBlockQuantized, that take only packed zero points).
-	IntegerZeroPoints bool
 }
 
 // Algorithm is how block parameters and codes are chosen.
@@ -227,18 +227,11 @@ func (w *BlockWeight) quantizeRows(wt []float32, o BlockOptions) error {
 			}
 		})
 	case HQQ:
-		floatZero := !o.Symmetric && !o.IntegerZeroPoints
-		if floatZero {
-			w.FloatZeroPoints = make([]float32, N*kb)
-		}
 		parallelFor(N*kb, func(a, b int) {
 			for i := a; i < b; i++ {
 				w.hqqBlock(wt, i)
 			}
 		})
-		if floatZero {
-			w.ZeroPoints = nil
-		}
 	case GPTQ:
 		if len(o.Hessian) != K*K {
 			return fmt.Errorf("gptq needs the %d x %d Hessian of the layer input (calibration data)", K, K)

@@ -40,19 +40,13 @@ func (r *rewriter) nbitsGather(s *scope, n *onnxpb.NodeProto) (string, error) {
 	qb, ok := r.blocks[key]
 	if !ok {
 		saved := r.opts.Algorithm
-		if alg := r.opts.algorithm(); alg == GPTQ || alg == HQQ {
-			// No Hessian for a table; GatherBlockQuantized takes only
-			// packed integer zero points, so hqq keeps them integer.
-			r.opts.Algorithm = RTN
-			if alg == HQQ {
-				r.intZero = true
-				r.opts.Algorithm = HQQ
-			}
+		if r.opts.algorithm() == GPTQ {
+			r.opts.Algorithm = RTN // no Hessian for a table
 		}
 		var why string
 		var err error
 		qb, why, err = r.blockWeight(nodeLabel(n), "Gather", t, nil)
-		r.opts.Algorithm, r.intZero = saved, false
+		r.opts.Algorithm = saved
 		if why != "" || err != nil {
 			return why, err
 		}

@@ -119,8 +119,7 @@ func (r *rewriter) blockWeight(node string, op string, t *nbitsTarget, hessian [
 		return nil, "", fmt.Errorf("read weight %s: %w", name, err)
 	}
 	alg := r.opts.algorithm()
-	o := BlockOptions{BlockSize: r.opts.blockSize(), Bits: 4, Symmetric: r.opts.Symmetric4, Algorithm: alg, Hessian: hessian,
-		IntegerZeroPoints: r.intZero}
+	o := BlockOptions{BlockSize: r.opts.blockSize(), Bits: 4, Symmetric: r.opts.Symmetric4, Algorithm: alg, Hessian: hessian}
 	if alg == GPTQ && hessian == nil {
 		// Only main-graph layers are calibrated for gptq.
 		o.Algorithm, alg = RTN, RTN
@@ -211,13 +210,6 @@ func (r *rewriter) storeBlocks(c *constant, base string, bw *BlockWeight, ft onn
 	c.owner.addInit(bt)
 	c.owner.addInit(st)
 	switch {
-	case bw.FloatZeroPoints != nil:
-		qb.zp = r.names.fresh(base + "_zero_points")
-		zt, err := typedFloatTensor(qb.zp, onnx.Float16, []int64{n, kb}, bw.FloatZeroPoints)
-		if err != nil {
-			return nil, err
-		}
-		c.owner.addInit(zt)
 	case bw.ZeroPoints != nil:
 		qb.zp = r.names.fresh(base + "_zero_points")
 		zt, err := rawTensor(qb.zp, onnx.Uint8, []int64{n, (kb*int64(bw.Bits) + 7) / 8}, bw.PackedZeroPoints())

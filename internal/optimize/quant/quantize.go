@@ -144,8 +144,6 @@ type rewriter struct {
 	// hessians hold X^T X of 4-bit layer inputs (by activation name) when
 	// calibration data was given.
 	hessians map[string][]float64
-	// intZero keeps hqq zero points integer (for GatherBlockQuantized).
-	intZero bool
 	// rowBuf and codeBuf are 4-bit scratch reused from weight to weight.
 	rowBuf  []float32
 	codeBuf []uint8
