@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +25,8 @@ import (
 // The models are written on disk under MLOPS_LARGE_DIR (default: the
 // system temp folder; /tmp is the root file system here, not tmpfs),
 // checked for free space first, and removed afterwards unless
-// MLOPS_LARGE_KEEP is set. MLOPS_LARGE_SIZES=2 limits the sizes (GB).
+// MLOPS_LARGE_KEEP is set. MLOPS_LARGE_SIZES=2 limits the sizes (GB),
+// MLOPS_LARGE_COMMANDS=quantize-int4,prune the commands.
 func BenchmarkRewriteLarge(b *testing.B) {
 	bin := buildMLOps(b)
 	ortEnv(b)
@@ -69,6 +71,9 @@ func BenchmarkRewriteLarge(b *testing.B) {
 				{"prune", []string{"prune", model, "-o", out, "--sparsity", "0.5", "--force"}},
 				{"convert-fp16", []string{"convert", model, "-o", out, "--fp16", "--force"}},
 			} {
+				if only := os.Getenv("MLOPS_LARGE_COMMANDS"); only != "" && !strings.Contains(","+only+",", ","+c.name+",") {
+					continue
+				}
 				for _, f := range []string{out, out + ".data"} {
 					os.Remove(f)
 				}

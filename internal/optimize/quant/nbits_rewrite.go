@@ -204,8 +204,12 @@ func (r *rewriter) storeBlocks(c *constant, base string, bw *BlockWeight, ft onn
 	if err != nil {
 		return nil, err
 	}
-	if err := r.spill.put(bt); err != nil {
-		return nil, err
+	// Scales and zero points are 1/32 and 1/256 of the float weight at block
+	// 32: across a large model that is model-sized, so they spill too.
+	for _, t := range []*onnxpb.TensorProto{bt, st} {
+		if err := r.spill.put(t); err != nil {
+			return nil, err
+		}
 	}
 	c.owner.addInit(bt)
 	c.owner.addInit(st)
@@ -214,6 +218,9 @@ func (r *rewriter) storeBlocks(c *constant, base string, bw *BlockWeight, ft onn
 		qb.zp = r.names.fresh(base + "_zero_points")
 		zt, err := rawTensor(qb.zp, onnx.Uint8, []int64{n, (kb*int64(bw.Bits) + 7) / 8}, bw.PackedZeroPoints())
 		if err != nil {
+			return nil, err
+		}
+		if err := r.spill.put(zt); err != nil {
 			return nil, err
 		}
 		c.owner.addInit(zt)
