@@ -141,7 +141,7 @@ func runModel(ctx context.Context, rt *runtime.Runtime, m Model, req Request) (*
 		}
 		sess, err := rt.NewSession(m.Path, req.Session)
 		if err != nil {
-			return nil, fmt.Errorf("load %s: %w", m.Path, err)
+			return nil, err // the runtime's errors name the file
 		}
 		run.session, run.owned = sess, true
 	}

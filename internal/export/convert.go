@@ -155,7 +155,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 			save.External = onnx.ExternalAlways
 		}
 		if err := m.SaveContext(ctx, req.Output, save); err != nil {
-			return nil, fmt.Errorf("save %s: %w", req.Output, err)
+			return nil, err // Save's errors name the file
 		}
 		if saved, err := onnx.Load(req.Output); err == nil {
 			rep.BytesAfter = modelBytes(req.Output, saved)

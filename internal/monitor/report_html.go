@@ -32,7 +32,7 @@ func (r *Report) WriteHTML(path string, opts HTMLOptions) error {
 		return err
 	}
 	if err := safefile.WriteFile(context.Background(), path, page, true); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err // safefile's errors name the file or its folder
 	}
 	return nil
 }

@@ -73,10 +73,59 @@ func kind(m fs.FileMode) string {
 	return "a special file"
 }
 
+// CheckFolder reports whether path's folder can take the file: it must exist, be a folder and
+// be writable (tried by creating and removing a hidden file, which also catches read-only
+// mounts and, as root, file systems such as /sys). Commands call it before their work starts.
+// The error names the folder, never a temporary file.
+func CheckFolder(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return folderMissing(dir)
+	case err != nil:
+		return fmt.Errorf("folder %s: %w", dir, cause(err))
+	case !st.IsDir():
+		return fmt.Errorf("%s is not a folder, so %s cannot be written there; choose another path", dir, filepath.Base(path))
+	}
+	f, err := os.CreateTemp(dir, ".mlops-write-check-*")
+	if err != nil {
+		return fmt.Errorf("folder %s is not writable (%v): choose another path", dir, cause(err))
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+func folderMissing(dir string) error {
+	return fmt.Errorf("folder %s does not exist: create it first (mkdir -p %s) or choose another path", dir, dir)
+}
+
+// cause strips the path from an *fs.PathError: the messages name the folder themselves, and
+// the path in the error may be a temporary file's.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // Temp creates the temporary file that will become path: in path's folder (so the final rename
-// stays on one file system), hidden, and named after path so a leftover is recognisable.
+// stays on one file system), hidden, and named after path so a leftover is recognisable. Its
+// errors name the folder, not the temporary name.
 func Temp(path string) (*os.File, error) {
-	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	switch {
+	case err == nil:
+		return f, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, folderMissing(dir)
+	default:
+		return nil, fmt.Errorf("cannot write %s in folder %s: %w", filepath.Base(path), dir, cause(err))
+	}
 }
 
 // Rename is one temporary file and the target it becomes.

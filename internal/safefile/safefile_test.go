@@ -141,3 +141,31 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		}
 	}
 }
+
+// A missing, non-folder or unwritable folder is named as such, before any
+// work; Temp's errors name the folder too, never the temporary file.
+func TestCheckFolder(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFolder(filepath.Join(dir, "out.onnx")); err != nil {
+		t.Fatalf("writable folder: %v", err)
+	}
+	missing := filepath.Join(dir, "nodir")
+	for path, want := range map[string]string{
+		filepath.Join(missing, "out.onnx"): "folder " + missing + " does not exist",
+		filepath.Join(file, "out.onnx"):    file + " is not a folder",
+	} {
+		if err := CheckFolder(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckFolder(%s) = %v, want %q", path, err, want)
+		}
+		if _, err := Temp(path); err == nil || strings.Contains(err.Error(), ".tmp-") {
+			t.Errorf("Temp(%s) = %v: must fail without naming the temporary file", path, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("CheckFolder left files behind: %v", entries)
+	}
+}

@@ -1,6 +1,13 @@
 package cmdutil
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
 	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
@@ -11,10 +18,14 @@ const StdoutPath = "-"
 // refusal comes at once and not after minutes of calibration: "-" is refused for a flag that
 // cannot write to standard output (never a file named "-"), an existing file needs force, and
 // an existing target that is not a regular file (a device, FIFO, folder or symbolic link) is
-// refused even with force. Writers check again when they put the file in place.
+// refused even with force; the folder must exist and be writable. Writers check again when they
+// put the file in place.
 func CheckOutput(flag, path string, force bool) error {
 	if path == StdoutPath {
 		return FlagErrorf("%s -: this file cannot be written to standard output; give a file path (./- for a file named -)", flag)
+	}
+	if err := safefile.CheckFolder(path); err != nil {
+		return err
 	}
 	return safefile.Check(path, force)
 }
@@ -42,10 +53,41 @@ func CheckReportFiles(format Format, files ...ReportFile) (string, error) {
 			}
 			toStdout = f.Flag
 		default:
+			if err := safefile.CheckFolder(f.Path); err != nil {
+				return "", fmt.Errorf("%s %s: %w", f.Flag, f.Path, err)
+			}
 			if err := safefile.Check(f.Path, true); err != nil {
 				return "", err
 			}
 		}
 	}
 	return toStdout, nil
+}
+
+// CheckOutputDir vets a folder flag (--plots, --checkpoint-dir) before any work starts: an
+// existing path must be a folder that can be written to; a missing one is created later, so its
+// nearest existing parent must be a writable folder.
+func CheckOutputDir(flag, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if dir == StdoutPath {
+		return FlagErrorf("%s -: a folder cannot be standard output; give a folder path", flag)
+	}
+	for probe := filepath.Clean(dir); ; probe = filepath.Dir(probe) {
+		st, err := os.Stat(probe)
+		switch {
+		case err == nil && !st.IsDir():
+			return fmt.Errorf("%s %s: %s is not a folder; choose another path", flag, dir, probe)
+		case err == nil:
+			if err := safefile.CheckFolder(filepath.Join(probe, "probe")); err != nil {
+				return fmt.Errorf("%s %s: %w", flag, dir, err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR): // a/b where a is a file: look at a
+			return fmt.Errorf("%s %s: %w", flag, dir, err)
+		case filepath.Dir(probe) == probe:
+			return fmt.Errorf("%s %s: no parent folder exists", flag, dir)
+		}
+	}
 }

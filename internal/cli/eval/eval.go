@@ -216,6 +216,9 @@ func evalRun(ctx context.Context, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cmdutil.CheckOutputDir("--plots", o.PlotsDir); err != nil {
+		return err
+	}
 	if o.Resolve != nil {
 		if o.Model, err = o.Resolve(ctx, o.Model); err != nil {
 			return err

@@ -5,11 +5,14 @@ package pull
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/registry"
+	"github.com/mlops-dev/mlops/internal/safefile"
 )
 
 // PullOptions are the inputs of `mlops pull`.
@@ -95,6 +98,9 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 	if opts.Output == cmdutil.StdoutPath {
 		return cmdutil.FlagErrorf("-o -: a model and its data files cannot be written to standard output; give a file or folder (./- for a file named -)")
 	}
+	if err := checkTarget(opts.Output); err != nil {
+		return err
+	}
 	reg, err := opts.OpenRegistry(ctx, opts.Registry, registry.Options{PartSize: opts.PartSizeMiB << 20, Concurrency: opts.Concurrency})
 	if err != nil {
 		return err
@@ -111,4 +117,16 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 	}
 	fmt.Fprintf(opts.IO.Out, "pulled %s to %s (%d file(s), %s, sha256 verified)\n", m.Ref(), path, len(m.Files), cmdutil.HumanBytes(m.Size))
 	return nil
+}
+
+// checkTarget says before the download whether -o can be written: an
+// existing folder must take new files; a missing folder (or a file's
+// missing folder) is created, so its nearest existing parent must be a
+// writable folder. (Whether an existing file may be replaced is the
+// registry's check, with --force.)
+func checkTarget(out string) error {
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return safefile.CheckFolder(filepath.Join(out, "model.onnx"))
+	}
+	return cmdutil.CheckOutputDir("-o", filepath.Dir(out))
 }

@@ -74,6 +74,9 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 	if err := checkOutput(o.Output, o.Force); err != nil {
 		return err
 	}
+	if err := cmdutil.CheckOutputDir("--checkpoint-dir", o.CheckpointDir); err != nil {
+		return err
+	}
 	var parent *registry.Manifest
 	if req.Model, parent, err = o.resolve(ctx, o.Model); err != nil {
 		return err
@@ -173,19 +176,7 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 // checkOutput refuses to overwrite without --force and checks the folder
 // exists before any training starts.
 func checkOutput(path string, force bool) error {
-	if st, err := os.Stat(path); err == nil {
-		if !st.Mode().IsRegular() {
-			return fmt.Errorf("%s exists and is not a regular file: choose another output path", path)
-		}
-		if !force {
-			return fmt.Errorf("%s exists: choose another output path or pass --force", path)
-		}
-	}
-	dir := filepath.Dir(path)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("folder %s does not exist: create it first or choose another output path", dir)
-	}
-	return nil
+	return cmdutil.CheckOutput("--out", path, force)
 }
 
 // resolve turns a model argument into a local file: an existing path as

@@ -194,6 +194,11 @@ func (o *ServeOptions) validate() error {
 	if o.LogPayloads != "" && (o.LogSample <= 0 || o.LogSample > 1) {
 		return cmdutil.FlagErrorf("--log-sample %g must be in (0, 1]", o.LogSample)
 	}
+	if o.LogPayloads != "" && !strings.Contains(o.LogPayloads, "://") {
+		if err := cmdutil.CheckOutputDir("--log-payloads", o.LogPayloads); err != nil {
+			return err
+		}
+	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ left out.`,
 }
 
 func exportRun(ctx context.Context, opts *ExportOptions) error {
-	if err := safefile.Check(opts.Output, opts.Force); err != nil {
+	if err := cmdutil.CheckOutput("OUTPUT", opts.Output, opts.Force); err != nil {
 		return err // an Optuna journal is appended to: writing into an old one would mix studies
 	}
 	st, _, err := loadStudy(ctx, opts.IO, opts.Study)
@@ -65,7 +65,7 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 		return err
 	}
 	if err := safefile.WriteFile(ctx, opts.Output, data, opts.Force); err != nil {
-		return fmt.Errorf("write %s: %w", opts.Output, err)
+		return err // safefile's errors name the file or its folder
 	}
 	msg := fmt.Sprintf("wrote %s: study %s, %d trials", opts.Output, st.Name, len(st.Trials)-skipped)
 	if skipped > 0 {

@@ -150,6 +150,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkArtifacts(opts.PlotsDir, opts.ReportFile); err != nil {
+		return err
+	}
 	spec, err := coretune.LoadSpec(opts.StudyFile)
 	if err != nil {
 		return err

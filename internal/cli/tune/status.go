@@ -60,6 +60,9 @@ objectives), "importance": [{"param", "share"}], "running": [...]}.`,
 }
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
+	if err := checkArtifacts(opts.PlotsDir, opts.ReportFile); err != nil {
+		return err
+	}
 	format, st, r, err := loadReport(ctx, opts.IO, opts.Format, opts.Study)
 	if err != nil {
 		return err
@@ -88,6 +91,18 @@ func loadReport(ctx context.Context, ios *cmdutil.IOStreams, formatOf func() (cm
 }
 
 // writeArtifacts writes --plots and --report.
+// checkArtifacts vets --plots and --report before any work, so a missing
+// folder is said at once and not after the study ran.
+func checkArtifacts(plots, page string) error {
+	if err := cmdutil.CheckOutputDir("--plots", plots); err != nil {
+		return err
+	}
+	if page == "" {
+		return nil
+	}
+	return cmdutil.CheckOutput("--report", page, true)
+}
+
 func writeArtifacts(ctx context.Context, io *cmdutil.IOStreams, r *report.Report, plots, page string) error {
 	if plots != "" {
 		files, err := report.WritePlots(ctx, r, plots)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,6 +208,9 @@ func (e *Engine) swapIn(ctx context.Context, m *model, slot *atomic.Pointer[vers
 		m.failed[slot] = r.Version
 		e.loadOutcome(name, r.Version, err)
 		log.Error("model load failed; the serving version (if any) keeps serving", "version", r.Version, "error", err.Error())
+		if strings.Contains(err.Error(), ref) {
+			return false, err // the runtime's error names the file already
+		}
 		return false, fmt.Errorf("load %s: %w", ref, err)
 	}
 	delete(m.failed, slot)
