@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 )
@@ -141,8 +142,8 @@ func modelInputs(m *onnx.Model) ([]data.InputInfo, error) {
 		if tt == nil {
 			return nil, fmt.Errorf("model input %q is not a tensor; retrain feeds tensors only", in.GetName())
 		}
-		dt, err := data.ParseDType(onnx.DataType(tt.GetElemType()).String())
-		if err != nil {
+		dt, ok := infer.DataType(onnx.DataType(tt.GetElemType()))
+		if !ok {
 			return nil, fmt.Errorf("model input %q has type %s, which data files cannot feed", in.GetName(), onnx.DataType(tt.GetElemType()))
 		}
 		var shape []int64

@@ -12,14 +12,16 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/data"
 	"github.com/mlops-dev/mlops/internal/onnx"
+	"github.com/mlops-dev/mlops/internal/runtime"
+	"github.com/mlops-dev/mlops/internal/testutil"
 )
 
 // opModels are small float64 graphs, one per family of ops the issue
 // names, each ending in class logits [B,3].
-func opModels() map[string]func() (*onnx.Model, []int64) {
+func opModels(elem onnx.DataType) map[string]func() (*onnx.Model, []int64) {
 	return map[string]func() (*onnx.Model, []int64){
 		"dense": func() (*onnx.Model, []int64) { // Gemm MatMul Add Gelu Tanh Sigmoid Mul Softmax
-			b := newGB(onnx.Double)
+			b := newGB(elem)
 			x := b.input("x", -1, 6)
 			h := b.node("Gemm", []string{x, b.weight("g.w", 0.4, 5, 6), b.weight("g.b", 0.1, 5)}, "h1", attrInt("transB", 1))
 			h = b.node("Gelu", []string{h}, "h2")
@@ -31,7 +33,7 @@ func opModels() map[string]func() (*onnx.Model, []int64) {
 			return b.model(20), []int64{6}
 		},
 		"conv": func() (*onnx.Model, []int64) { // Conv BatchNormalization Relu AveragePool Flatten Reshape
-			b := newGB(onnx.Double)
+			b := newGB(elem)
 			x := b.input("x", -1, 1, 6, 6)
 			h := b.node("Conv", []string{x, b.weight("c.w", 0.4, 2, 1, 3, 3), b.weight("c.b", 0.1, 2)}, "c1",
 				attrInts("kernel_shape", 3, 3), attrInts("pads", 1, 1, 1, 1))
@@ -46,7 +48,7 @@ func opModels() map[string]func() (*onnx.Model, []int64) {
 			return b.model(13), []int64{1, 6, 6}
 		},
 		"maxpool": func() (*onnx.Model, []int64) { // Conv MaxPool
-			b := newGB(onnx.Double)
+			b := newGB(elem)
 			x := b.input("x", -1, 1, 6, 6)
 			h := b.node("Conv", []string{x, b.weight("c.w", 0.4, 2, 1, 3, 3)}, "c1", attrInts("kernel_shape", 3, 3), attrInts("pads", 1, 1, 1, 1))
 			h = b.node("MaxPool", []string{h}, "p1", attrInts("kernel_shape", 2, 2), attrInts("strides", 2, 2))
@@ -55,8 +57,20 @@ func opModels() map[string]func() (*onnx.Model, []int64) {
 			b.output("logits", -1, 3)
 			return b.model(13), []int64{1, 6, 6}
 		},
+		"conv strided dilated": func() (*onnx.Model, []int64) { // Conv with strides, dilations, groups, asymmetric pads
+			b := newGB(elem)
+			x := b.input("x", -1, 2, 9, 9)
+			h := b.node("Conv", []string{x, b.weight("c.w", 0.4, 4, 1, 3, 3), b.weight("c.b", 0.1, 4)}, "c1",
+				attrInts("kernel_shape", 3, 3), attrInts("strides", 2, 2), attrInts("dilations", 2, 2),
+				attrInts("pads", 1, 0, 2, 1), attrInt("group", 2))
+			h = b.node("Relu", []string{h}, "r1")
+			h = b.node("Flatten", []string{h}, "f1", attrInt("axis", 1))
+			b.node("Gemm", []string{h, b.weight("fc.w", 0.4, 3, 48), b.weight("fc.b", 0.1, 3)}, "logits", attrInt("transB", 1))
+			b.output("logits", -1, 3)
+			return b.model(13), []int64{2, 9, 9}
+		},
 		"encoder": func() (*onnx.Model, []int64) { // the ops of a transformer encoder block
-			b := newGB(onnx.Double)
+			b := newGB(elem)
 			x := b.input("x", -1, 4, 8)
 			lin := func(in, p string, n, m int64) string {
 				return b.node("Add", []string{b.node("MatMul", []string{in, b.weight(p+".w", 0.3, n, m)}, p+"_mm"), b.weight(p+".b", 0.1, m)}, p+"_out")
@@ -80,19 +94,73 @@ func opModels() map[string]func() (*onnx.Model, []int64) {
 // TestOpGradients compares the backend's gradients with central finite
 // differences for every op family, in float64.
 func TestOpGradients(t *testing.T) {
-	for name, build := range opModels() {
+	for name, build := range opModels(onnx.Double) {
 		t.Run(name, func(t *testing.T) {
-			m, rowShape := build()
-			r := opRun(t, m, rowShape)
-			err := r.prepare(context.Background())
-			if err == nil {
-				err = r.precompile()
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkGradients(t, r)
+			checkGradients(t, preparedOpRun(t, build))
 		})
+	}
+}
+
+// TestOpForwardMatchesONNXRuntime compares the backend's forward pass (after
+// the rewrites of differentiable) with ONNX Runtime's on the original model,
+// in float32 (ONNX Runtime's CPU Conv has no float64 kernel).
+func TestOpForwardMatchesONNXRuntime(t *testing.T) {
+	rt := testutil.Runtime(t)
+	for name, build := range opModels(onnx.Float) {
+		t.Run(name, func(t *testing.T) {
+			checkForward(t, rt, preparedOpRun(t, build))
+		})
+	}
+}
+
+func preparedOpRun(t *testing.T, build func() (*onnx.Model, []int64)) *run {
+	t.Helper()
+	m, rowShape := build()
+	r := opRun(t, m, rowShape)
+	err := r.prepare(context.Background())
+	if err == nil {
+		err = r.precompile()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// checkForward compares the backend's output on the training rows with ONNX
+// Runtime's on the model file.
+func checkForward(t *testing.T, rt *runtime.Runtime, r *run) {
+	t.Helper()
+	idx := make([]int, r.train.Rows)
+	for i := range idx {
+		idx[i] = i
+	}
+	out, _, err := r.evaluate(r.train, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := floats64(out)
+	if _, _, probs, err := lossOutput(r.src, r.req.Hyper.Loss); err != nil {
+		t.Fatal(err)
+	} else if probs { // the backend's output is the final Softmax's input
+		softmaxRows(got, len(got)/len(idx))
+	}
+	sess, err := rt.NewSession(r.req.Model, runtime.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	want, _, err := runORT(context.Background(), sess, r.train, len(idx), sess.Outputs()[0].Name, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("backend gives %d values, ONNX Runtime %d", len(got), len(want))
+	}
+	for i := range got {
+		if d := math.Abs(got[i] - float64(want[i])); d > 1e-5+1e-5*math.Abs(float64(want[i])) {
+			t.Fatalf("output[%d]: backend %.8g, ONNX Runtime %.8g", i, got[i], want[i])
+		}
 	}
 }
 
@@ -202,5 +270,23 @@ func setFlat(t *testing.T, r *run, path string, w []float64) {
 	v := r.eng.store.GetVariable(path)
 	if err := v.SetValue(tensors.FromFlatDataAndDimensions(append([]float64(nil), w...), v.Shape().Dimensions...)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func softmaxRows(v []float64, width int) {
+	for r := 0; r+width <= len(v); r += width {
+		row := v[r : r+width]
+		top := row[0]
+		for _, x := range row {
+			top = math.Max(top, x)
+		}
+		var sum float64
+		for i, x := range row {
+			row[i] = math.Exp(x - top)
+			sum += row[i]
+		}
+		for i := range row {
+			row[i] /= sum
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package retrain
 
 import (
+	"math"
+
 	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -15,6 +17,10 @@ import (
 //   - Pad in constant mode with value 0 whose only consumer is a Conv or an
 //     AveragePool that counts padding is folded into that node's pads.
 //   - Clip with constant bounds becomes Max(Min(x, max), min).
+//   - Conv with both strides and dilations (gomlx's graph builder takes one
+//     or the other) becomes a stride-1 dilated Conv and a Slice that keeps
+//     every stride-th output position: the same values and gradients, at
+//     stride² times that node's multiply-adds.
 //   - Identity nodes (gomlx's Identity has no gradient) are bypassed: their
 //     consumers read the Identity's input. Those producing graph outputs
 //     stay; the loss reads past them (see lossOutput).
@@ -30,6 +36,8 @@ func differentiable(m *onnx.Model) *onnx.Model {
 			changed = rewritePad(c, g, n) || changed
 		case "Clip":
 			changed = rewriteClip(g, n) || changed
+		case "Conv":
+			changed = rewriteStridedDilatedConv(g, n) || changed
 		}
 	}
 	if !changed {
@@ -149,4 +157,55 @@ func rewriteClip(g *onnx.Graph, n *onnxpb.NodeProto) bool {
 		}
 	}
 	return true
+}
+
+func rewriteStridedDilatedConv(g *onnx.Graph, n *onnxpb.NodeProto) bool {
+	strides, dil := onnx.AttrInts(n, "strides"), onnx.AttrInts(n, "dilations")
+	if !anyAbove(strides, 1) || !anyAbove(dil, 1) {
+		return false
+	}
+	if ap := onnx.AttrString(n, "auto_pad", "NOTSET"); ap != "NOTSET" && ap != "VALID" {
+		return false // SAME_* pads depend on the stride; gomlx then reports the conv
+	}
+	out := n.GetOutput()[0]
+	conv := proto.Clone(n).(*onnxpb.NodeProto)
+	dense := g.UniqueName(out + "_stride1")
+	conv.Output[0] = dense
+	setInts(conv, "strides", ones(len(strides)))
+	axes := make([]int64, len(strides))
+	starts := make([]int64, len(strides))
+	ends := make([]int64, len(strides))
+	for i := range strides {
+		axes[i] = int64(i + 2)
+		ends[i] = math.MaxInt64
+	}
+	nodes := []*onnxpb.NodeProto{conv}
+	inputs := []string{dense}
+	for i, v := range [][]int64{starts, ends, axes, strides} {
+		name := g.UniqueName(out + []string{"_starts", "_ends", "_axes", "_steps"}[i])
+		t := &onnxpb.TensorProto{Name: proto.String(name), DataType: proto.Int32(int32(onnx.Int64)), Dims: []int64{int64(len(v))}, Int64Data: v}
+		nodes = append(nodes, &onnxpb.NodeProto{OpType: proto.String("Constant"), Name: proto.String(name), Output: []string{name},
+			Attribute: []*onnxpb.AttributeProto{{Name: proto.String("value"), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: t}}})
+		inputs = append(inputs, name)
+	}
+	nodes = append(nodes, &onnxpb.NodeProto{OpType: proto.String("Slice"), Name: proto.String(g.UniqueName(out + "_subsample")),
+		Input: inputs, Output: []string{out}})
+	return g.ReplaceNode(n, nodes...) == nil
+}
+
+func anyAbove(v []int64, limit int64) bool {
+	for _, x := range v {
+		if x > limit {
+			return true
+		}
+	}
+	return false
+}
+
+func ones(n int) []int64 {
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
 }
