@@ -120,6 +120,15 @@ func (r *Runner) finishRecord(c *claimed, res Result, err error, interrupted boo
 		}
 		values[i] = v
 	}
+	for _, c := range r.spec.Constraints {
+		v, ok := res.Metrics[c.Metric]
+		if !ok {
+			return fail(fmt.Sprintf("reported no value for %s, which constraints: names (%s)", c.Metric, c.Text))
+		}
+		if !c.Holds(v, 0) {
+			rec.Infeasible = append(rec.Infeasible, fmt.Sprintf("%s (%s=%s)", c.Text, c.Metric, fmtNum(v)))
+		}
+	}
 	rec.State, rec.Values, rec.Metrics = study.Complete, values, res.Metrics
 	return rec
 }

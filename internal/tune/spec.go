@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mlops-dev/mlops/internal/gate"
 	"github.com/mlops-dev/mlops/internal/tune/pruner"
 	"github.com/mlops-dev/mlops/internal/tune/sampler"
 	"github.com/mlops-dev/mlops/internal/tune/space"
@@ -38,6 +39,9 @@ type Spec struct {
 	Budget      Budget
 	Parallelism int
 	Heartbeat   time.Duration
+	// Constraints are gates every trial must pass to be feasible ("accuracy_drop<=0.003"): an
+	// infeasible trial is COMPLETE but never the best, nor on the Pareto front.
+	Constraints []gate.Expr
 	Trial       TrialSpec
 }
 
@@ -48,13 +52,16 @@ type Budget struct {
 	Time   time.Duration
 }
 
-// TrialSpec says what one trial runs.
+// TrialSpec says what one trial runs: an external program (Kind "command") or one of mlops'
+// own steps in process (retrain, quantize, prune) given as that command's flags.
 type TrialSpec struct {
-	Command     []string          // program and arguments, ${param} substituted
-	Env         map[string]string // extra environment, ${param} substituted
-	Timeout     time.Duration     // per trial (0: none)
-	Dir         string            // working directory (default: the study file's folder)
-	MetricsFile string            // JSON file the program may write its metrics to
+	Kind        string            // TrialCommand, TrialRetrain, TrialQuantize or TrialPrune
+	Command     []string          // command: program and arguments, ${param} substituted
+	Flags       []TrialFlag       // retrain/quantize/prune: the command's flags in file order
+	Env         map[string]string // command: extra environment, ${param} substituted
+	Timeout     time.Duration     // per trial, every kind (0: none)
+	Dir         string            // command: working directory (default: the study file's folder)
+	MetricsFile string            // command: JSON file the program may write its metrics to
 }
 
 // DefaultHeartbeat is how often a worker renews its running trials' leases; a trial whose
@@ -72,6 +79,7 @@ type specYAML struct {
 	Budget      budgetYAML           `yaml:"budget"`
 	Parallelism int                  `yaml:"parallelism"`
 	Heartbeat   string               `yaml:"heartbeat"`
+	Constraints []string             `yaml:"constraints"`
 	Trial       trialYAML            `yaml:"trial"`
 }
 
@@ -144,6 +152,9 @@ type budgetYAML struct {
 
 type trialYAML struct {
 	Command     []string          `yaml:"command"`
+	Retrain     flagsYAML         `yaml:"retrain"`
+	Quantize    flagsYAML         `yaml:"quantize"`
+	Prune       flagsYAML         `yaml:"prune"`
 	Env         map[string]string `yaml:"env"`
 	Timeout     string            `yaml:"timeout"`
 	Dir         string            `yaml:"dir"`
@@ -156,8 +167,20 @@ var (
 	lineRE      = regexp.MustCompile(`^yaml: line (\d+): `)
 )
 
-// LoadSpec reads and validates a study file.
-func LoadSpec(path string) (*Spec, error) {
+// LoadOptions adjust how a study file is checked.
+type LoadOptions struct {
+	// CheckFlags validates the flags of an in-process trial (kind retrain, quantize or prune)
+	// against that command's real flag set, which only the CLI knows. It returns an error
+	// naming the flag and the valid ones; the spec adds the line. nil: flags are not checked.
+	CheckFlags func(kind string, flags []TrialFlag) error
+}
+
+// LoadSpec reads and validates a study file (in-process trial flags unchecked: see
+// LoadSpecWith).
+func LoadSpec(path string) (*Spec, error) { return LoadSpecWith(path, LoadOptions{}) }
+
+// LoadSpecWith reads and validates a study file.
+func LoadSpecWith(path string, o LoadOptions) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read study file: %w", err)
@@ -166,7 +189,7 @@ func LoadSpec(path string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := ParseSpec(data, filepath.Dir(abs))
+	s, err := ParseSpecWith(data, filepath.Dir(abs), o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -176,6 +199,26 @@ func LoadSpec(path string) (*Spec, error) {
 
 // ParseSpec validates a study file's content; relative paths resolve against dir.
 func ParseSpec(data []byte, dir string) (*Spec, error) {
+	return ParseSpecWith(data, dir, LoadOptions{})
+}
+
+// ParseSpecWith is ParseSpec with options. Its errors are *SpecError: the file is wrong.
+func ParseSpecWith(data []byte, dir string, o LoadOptions) (*Spec, error) {
+	s, err := parseSpec(data, dir, o)
+	if err != nil {
+		return nil, &SpecError{Err: err}
+	}
+	return s, nil
+}
+
+// SpecError is a study file that does not validate (as opposed to one that cannot be read):
+// the CLI reports it as a usage error.
+type SpecError struct{ Err error }
+
+func (e *SpecError) Error() string { return e.Err.Error() }
+func (e *SpecError) Unwrap() error { return e.Err }
+
+func parseSpec(data []byte, dir string, o LoadOptions) (*Spec, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlError(err)
@@ -262,7 +305,10 @@ func ParseSpec(data []byte, dir string) (*Spec, error) {
 	if s.Heartbeat == 0 {
 		s.Heartbeat = DefaultHeartbeat
 	}
-	if err := s.setTrial(y.Trial); err != nil {
+	if s.Constraints, err = parseConstraints(y.Constraints); err != nil {
+		return nil, err
+	}
+	if err := s.setTrial(y.Trial, o); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -416,14 +462,37 @@ func (s *Spec) setPruner(y prunerYAML) error {
 	return nil
 }
 
-func (s *Spec) setTrial(y trialYAML) error {
-	t := TrialSpec{Command: y.Command, Env: y.Env, Dir: y.Dir, MetricsFile: y.MetricsFile}
-	if len(t.Command) == 0 {
-		return fmt.Errorf("trial: say what a trial runs: command: [program, args...]")
+func (s *Spec) setTrial(y trialYAML, o LoadOptions) error {
+	t := TrialSpec{Kind: TrialCommand, Command: y.Command, Env: y.Env, Dir: y.Dir, MetricsFile: y.MetricsFile}
+	kinds := []string{}
+	if y.Command != nil {
+		kinds = append(kinds, "command")
+	}
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{TrialRetrain, y.Retrain.set}, {TrialQuantize, y.Quantize.set}, {TrialPrune, y.Prune.set}} {
+		if k.set {
+			kinds = append(kinds, k.name)
+			t.Kind = k.name
+		}
+	}
+	switch len(kinds) {
+	case 0:
+		return fmt.Errorf("trial: say what a trial runs: command: [program, args...], or quantize:, prune: or retrain: with that command's flags")
+	case 1:
+	default:
+		return fmt.Errorf("trial: give one of command:, retrain:, quantize: or prune:, not %s", strings.Join(kinds, " and "))
 	}
 	var err error
 	if t.Timeout, err = duration("trial.timeout", y.Timeout); err != nil {
 		return err
+	}
+	if t.Kind != TrialCommand {
+		return s.setInProcessTrial(t, y, o)
+	}
+	if len(t.Command) == 0 {
+		return fmt.Errorf("trial: say what a trial runs: command: [program, args...]")
 	}
 	switch {
 	case t.Dir == "":

@@ -123,8 +123,9 @@ temporary file and renamed into place: nothing is left at -o on failure.`,
 	return cmd
 }
 
-// request turns flags into a core request; errors are usage errors.
-func (o *PruneOptions) request() (core.Request, error) {
+// Request turns the parsed flags into the core request; errors are usage errors.
+// tune's in-process trials call it, so a trial means exactly what the command means.
+func (o *PruneOptions) Request() (core.Request, error) {
 	req := core.Request{Input: o.Input, Output: o.Output, SparseStorage: o.SparseStorage, MaxDrop: o.MaxDrop}
 	if o.Output == "" {
 		return req, cmdutil.FlagErrorf("give the output path with -o OUT.onnx")
@@ -167,7 +168,7 @@ func pruneRun(ctx context.Context, o *PruneOptions) error {
 	if err != nil {
 		return err
 	}
-	req, err := o.request()
+	req, err := o.Request()
 	if err != nil {
 		return err
 	}

@@ -174,8 +174,9 @@ func defaultOutput(in string, bits int) string {
 	return strings.TrimSuffix(in, ext) + ".int8.onnx"
 }
 
-// request turns flags into a core request; errors are usage errors.
-func (o *QuantizeOptions) request() (quant.Request, error) {
+// Request turns the parsed flags into the core request; errors are usage errors.
+// tune's in-process trials call it, so a trial means exactly what the command means.
+func (o *QuantizeOptions) Request() (quant.Request, error) {
 	var req quant.Request
 	wt, err := quant.ParseQType(o.WeightType)
 	if err != nil {
@@ -258,7 +259,7 @@ func quantizeRun(ctx context.Context, o *QuantizeOptions) error {
 	if err != nil {
 		return err
 	}
-	req, err := o.request()
+	req, err := o.Request()
 	if err != nil {
 		return err
 	}

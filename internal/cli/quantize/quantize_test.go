@@ -33,7 +33,7 @@ func TestFlagsToRequest(t *testing.T) {
 	if o.Output != "m.int8.onnx" {
 		t.Errorf("default output = %q", o.Output)
 	}
-	req, err := o.request()
+	req, err := o.Request()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
-		_, err = o.request()
+		_, err = o.Request()
 		if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 			t.Errorf("%v: err %v, want a usage error", args, err)
 		}

@@ -15,6 +15,8 @@ type trialJSON struct {
 	State     study.State        `json:"state"`
 	DurationS float64            `json:"duration_s"`
 	Artifact  string             `json:"artifact,omitempty"`
+	// Infeasible lists the constraints the trial broke; such a trial is never the best.
+	Infeasible []string `json:"infeasible,omitempty"`
 }
 
 func toTrialJSON(objs []study.Objective, t *study.Trial) *trialJSON {
@@ -27,7 +29,7 @@ func toTrialJSON(objs []study.Objective, t *study.Trial) *trialJSON {
 			vals[o.Metric] = t.Values[i]
 		}
 	}
-	return &trialJSON{Trial: t.Number, Params: t.Params, Values: vals, Metrics: t.Metrics, State: t.State, DurationS: t.Duration, Artifact: t.Artifact}
+	return &trialJSON{Trial: t.Number, Params: t.Params, Values: vals, Metrics: t.Metrics, State: t.State, DurationS: t.Duration, Artifact: t.Artifact, Infeasible: t.Infeasible}
 }
 
 // statusJSON is `tune status --output json` (and the summary of `tune run`).

@@ -21,6 +21,7 @@ import (
 
 // RunOptions are the inputs of `mlops tune run`.
 type RunOptions struct {
+	Factory *cmdutil.Factory // builds the commands of in-process trials (quantize, prune, ...)
 	IO      *cmdutil.IOStreams
 	Format  func() (cmdutil.Format, error)
 	Environ []string // what command trials start from
@@ -45,7 +46,7 @@ type RunOptions struct {
 
 // NewCmdRun builds `mlops tune run`.
 func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IO, Format: f.OutputFormat, Environ: os.Environ()}
+	opts := &RunOptions{Factory: f, IO: f.IO, Format: f.OutputFormat, Environ: os.Environ()}
 	cmd := &cobra.Command{
 		Use:   "run <study.yaml>",
 		Short: "Run (or resume) a study: sample, run and record trials until the budget is met",
@@ -153,7 +154,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err := checkArtifacts(opts.PlotsDir, opts.ReportFile); err != nil {
 		return err
 	}
-	spec, err := coretune.LoadSpec(opts.StudyFile)
+	spec, err := loadSpec(opts.StudyFile)
 	if err != nil {
 		return err
 	}
@@ -170,9 +171,12 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		parallelism = 1
 	}
 	prog := newProgress(opts.IO, spec.Objectives)
-	obj := &coretune.Command{Spec: spec, Environ: opts.Environ}
-	// A second Ctrl-C exits at once: take the trials' process groups down with us.
-	defer cmdutil.OnForcedExit(ctx, obj.KillAll)()
+	obj, killAll, err := objectiveFor(ctx, opts.Factory, spec, opts.Environ)
+	if err != nil {
+		return err
+	}
+	// A second Ctrl-C exits at once: take command trials' process groups down with us.
+	defer cmdutil.OnForcedExit(ctx, killAll)()
 	r, err := coretune.NewRunner(ctx, spec, j, obj, coretune.RunOptions{Worker: opts.WorkerID, Parallelism: parallelism,
 		Shared: opts.Worker, ArtifactsDir: opts.Artifacts, Events: prog.event})
 	if err != nil {

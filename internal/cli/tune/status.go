@@ -129,7 +129,11 @@ func objectivesText(objs []study.Objective) string {
 }
 
 func countsText(c study.Counts) string {
-	return fmt.Sprintf("%d complete, %d pruned, %d failed, %d running", c.Complete, c.Pruned, c.Failed, c.Running)
+	complete := fmt.Sprint(c.Complete)
+	if c.Infeasible > 0 {
+		complete = fmt.Sprintf("%d (%d infeasible)", c.Complete, c.Infeasible)
+	}
+	return fmt.Sprintf("%s complete, %d pruned, %d failed, %d running", complete, c.Pruned, c.Failed, c.Running)
 }
 
 func printStatus(io *cmdutil.IOStreams, r *report.Report, st *study.Study, top int) {
@@ -155,7 +159,11 @@ func printStatus(io *cmdutil.IOStreams, r *report.Report, st *study.Study, top i
 			if t.State == study.Running {
 				secs = fmt.Sprintf("%.0f (running)", time.Since(t.Started).Seconds())
 			}
-			tb.AddRow(fmt.Sprint(t.Number), string(t.State), report.FormatValues(r.Objectives, t), report.FormatParams(t.Params), secs)
+			state := string(t.State)
+			if !t.Feasible() {
+				state += " (infeasible)"
+			}
+			tb.AddRow(fmt.Sprint(t.Number), state, report.FormatValues(r.Objectives, t), report.FormatParams(t.Params), secs)
 		}
 		_ = tb.Render() // printStatus reports to a terminal or pipe; a failed write has no caller to tell
 	}
@@ -174,6 +182,8 @@ func printBest(w io.Writer, r *report.Report) {
 		fmt.Fprintf(w, "best: trial %d  %s  %s\n", r.Best.Number, report.FormatValues(r.Objectives, r.Best), report.FormatParams(r.Best.Params))
 	case len(r.Pareto) > 0:
 		fmt.Fprintf(w, "Pareto front: %d trials\n", len(r.Pareto))
+	case r.Counts.Infeasible > 0:
+		fmt.Fprintf(w, "best: no feasible trial yet: the %d complete trials all broke a constraint\n", r.Counts.Complete)
 	default:
 		fmt.Fprintln(w, "best: no completed trial yet")
 	}
@@ -219,6 +229,9 @@ func bestRun(ctx context.Context, opts *BestOptions) error {
 		return err
 	}
 	if r.Best == nil && len(r.Pareto) == 0 {
+		if r.Counts.Infeasible > 0 {
+			return fmt.Errorf("study %s has no feasible trial yet (%s): loosen constraints: or widen the search", st.Name, countsText(r.Counts))
+		}
 		return fmt.Errorf("study %s has no completed trial yet (%s)", st.Name, countsText(r.Counts))
 	}
 	if format == cmdutil.FormatJSON {

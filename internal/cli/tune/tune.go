@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
-	coretune "github.com/mlops-dev/mlops/internal/tune"
 	"github.com/mlops-dev/mlops/internal/tune/journal"
 	"github.com/mlops-dev/mlops/internal/tune/study"
 )
@@ -46,7 +45,7 @@ func isStudyFile(arg string) bool {
 func loadStudy(ctx context.Context, io *cmdutil.IOStreams, arg string) (*study.Study, string, error) {
 	loc := arg
 	if isStudyFile(arg) {
-		spec, err := coretune.LoadSpec(arg)
+		spec, err := loadSpec(arg)
 		if err != nil {
 			return nil, "", err
 		}

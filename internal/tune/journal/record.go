@@ -61,6 +61,8 @@ type Record struct {
 	DurationS float64            `json:"duration_s,omitempty"`  // finish
 	Output    string             `json:"output_tail,omitempty"` // finish: last lines of a failed trial's output
 	Artifact  string             `json:"artifact,omitempty"`    // finish: the model a trial produced
+	// Infeasible: finish, COMPLETE: the constraints the trial violated (judged when it finished).
+	Infeasible []string `json:"infeasible,omitempty"`
 }
 
 // envelope is one line of the journal: the record and the CRC-32C of its exact bytes, so a

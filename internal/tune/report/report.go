@@ -45,6 +45,11 @@ func Build(st *study.Study, storage string, now time.Time) *Report {
 		slices.SortStableFunc(done, func(a, b *study.Trial) int {
 			o := st.Objectives[0]
 			switch {
+			case a.Feasible() != b.Feasible(): // feasible trials first
+				if a.Feasible() {
+					return -1
+				}
+				return 1
 			case o.Better(a.Values[0], b.Values[0]):
 				return -1
 			case o.Better(b.Values[0], a.Values[0]):

@@ -132,7 +132,17 @@ func (t *TPE) observations(st *study.Study) []observation {
 			if len(tr.Values) != len(st.Objectives) {
 				continue
 			}
-			obs = append(obs, observation{t: tr, step: math.Inf(-1), loss: st.Loss(tr)})
+			o := observation{t: tr, step: math.Inf(-1), loss: st.Loss(tr)}
+			if !tr.Feasible() {
+				// A trial that broke a constraint ranks after every feasible one.
+				o.step = math.MaxFloat64
+				if st.MultiObjective() {
+					for i := range o.loss {
+						o.loss[i] = math.Inf(1)
+					}
+				}
+			}
+			obs = append(obs, o)
 		case study.Pruned:
 			if st.MultiObjective() {
 				continue

@@ -76,7 +76,13 @@ type Trial struct {
 	Output   string  `json:"output_tail,omitempty"`
 	// Artifact is the model file a trial produced (quantize/prune/retrain kinds).
 	Artifact string `json:"artifact,omitempty"`
+	// Infeasible lists the study's constraints a COMPLETE trial violated, with its values
+	// ("accuracy_drop<=0.003 (accuracy_drop=0.0112)"); such a trial is never the best.
+	Infeasible []string `json:"infeasible,omitempty"`
 }
+
+// Feasible reports whether a trial met every constraint of its study.
+func (t *Trial) Feasible() bool { return len(t.Infeasible) == 0 }
 
 // Study is the replayed state of a study.
 type Study struct {
@@ -94,6 +100,8 @@ type Counts struct {
 	Failed   int `json:"failed"`
 	Pruned   int `json:"pruned"`
 	Running  int `json:"running"`
+	// Infeasible are the complete trials that broke a constraint (counted in Complete too).
+	Infeasible int `json:"infeasible,omitempty"`
 }
 
 // Count tallies the trials by state.
@@ -103,6 +111,9 @@ func (s *Study) Count() Counts {
 		switch t.State {
 		case Complete:
 			c.Complete++
+			if !t.Feasible() {
+				c.Infeasible++
+			}
 		case Failed:
 			c.Failed++
 		case Pruned:
@@ -155,11 +166,14 @@ func (s *Study) Completed() []*Trial {
 	return out
 }
 
-// Best returns the best completed trial of a single-objective study (the lowest number on
-// ties), or nil.
+// Best returns the best feasible completed trial of a single-objective study (the lowest
+// number on ties), or nil.
 func (s *Study) Best() *Trial {
 	var best *Trial
 	for _, t := range s.Completed() {
+		if !t.Feasible() {
+			continue
+		}
 		if best == nil || s.Objectives[0].Better(t.Values[0], best.Values[0]) {
 			best = t
 		}
@@ -167,9 +181,9 @@ func (s *Study) Best() *Trial {
 	return best
 }
 
-// Pareto returns the completed trials no other completed trial dominates, in number order.
+// Pareto returns the feasible completed trials no other one dominates, in number order.
 func (s *Study) Pareto() []*Trial {
-	done := s.Completed()
+	done := slices.DeleteFunc(s.Completed(), func(t *Trial) bool { return !t.Feasible() })
 	losses := make([][]float64, len(done))
 	for i, t := range done {
 		losses[i] = s.Loss(t)
