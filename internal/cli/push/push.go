@@ -56,7 +56,8 @@ concurrent pushes of NAME get different versions.
 The manifest records the files (sha256, size), the model's inputs and outputs,
 the source path, lineage (--parent, --transformation), --meta pairs, metrics
 read from --metrics (numeric fields of a JSON object; nested objects give
-dotted names) and --message.
+dotted names; an "mlops eval --output json" report gives its metrics under
+eval's own names: accuracy, f1_macro, ...) and --message.
 
 ` + cmdutil.RegistryHelpPointer + `
 

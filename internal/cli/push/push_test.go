@@ -18,6 +18,11 @@ func TestReadMetrics(t *testing.T) {
 	if err != nil || len(m) != 2 || m["accuracy"] != 0.9 || m["eval.f1.macro"] != 0.8 {
 		t.Fatalf("%v %v", m, err)
 	}
+	// An eval report keeps eval's metric names.
+	m, err = readMetrics(write(`{"model":"m.onnx","task":"classification","rows":10,"metrics":{"accuracy":0.9,"f1_macro":0.8},"operational":{"model_size_bytes":5}}`))
+	if err != nil || len(m) != 2 || m["accuracy"] != 0.9 || m["f1_macro"] != 0.8 {
+		t.Fatalf("eval report: %v %v", m, err)
+	}
 	for in, want := range map[string]string{`[1,2]`: "want a JSON object", `{"a":"b"}`: "no numeric fields", `{`: "not valid JSON"} {
 		if _, err := readMetrics(write(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", in, err, want)
