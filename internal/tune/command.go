@@ -83,7 +83,8 @@ func (c *Command) Run(ctx context.Context, t *TrialRun) (Result, error) {
 		fmt.Sprintf("MLOPS_TRIAL_NUMBER=%d", t.Number),
 		"MLOPS_TRIAL_DIR="+t.Dir,
 		"MLOPS_TRIAL_PARAMS="+string(pj),
-		"MLOPS_METRICS_FILE="+metricsFile)
+		"MLOPS_METRICS_FILE="+metricsFile,
+		"MLOPS_MODEL_FILE="+filepath.Join(t.Dir, ModelFile))
 	for k, v := range s.Trial.Env {
 		tp, _ := parseTemplate(v)
 		if x, ok := tp.expand(lookup); ok {
@@ -187,7 +188,24 @@ func (c *Command) Run(ctx context.Context, t *TrialRun) (Result, error) {
 		return res, err
 	}
 	res.Metrics = metrics
+	res.Artifact = trialModel(t.Dir)
 	return res, nil
+}
+
+// ModelFile is the name of the model a command trial may leave in its folder
+// ($MLOPS_MODEL_FILE): it becomes the trial's artifact, which --push pushes.
+const ModelFile = "model.onnx"
+
+// trialModel returns the absolute path of the trial's model, or "" if it left none.
+func trialModel(dir string) string {
+	p, err := filepath.Abs(filepath.Join(dir, ModelFile))
+	if err != nil {
+		return ""
+	}
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	return p
 }
 
 func exitHint(ee *exec.ExitError) string {

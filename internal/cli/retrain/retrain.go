@@ -36,10 +36,7 @@ type RetrainOptions struct {
 	Resume        bool
 	Threads       int
 
-	Push      string
-	Aliases   []string
-	Champion  string
-	PromoteIf []string
+	cmdutil.PushFlags // --push, --alias, --champion, --promote-if (shared with tune)
 }
 
 // NewCmdRetrain builds `mlops retrain`.
@@ -154,10 +151,7 @@ not moved and the command exits 3.`,
 	fl.BoolVar(&opts.Resume, "resume", false, "continue from the last complete checkpoint in --checkpoint-dir")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads for the teacher and head features (0: one per core)")
 	fl.StringVar(&opts.Registry, "registry", "", "registry for references and --push (also: MLOPS_REGISTRY, config key registry)")
-	fl.StringVar(&opts.Push, "push", "", "push the trained model to the registry as a new version of NAME")
-	fl.StringSliceVar(&opts.Aliases, "alias", nil, "alias to point at the pushed version (with --promote-if: only when the gate holds)")
-	fl.StringVar(&opts.Champion, "champion", "", "the model to beat, e.g. NAME@production (evaluated on the validation data)")
-	fl.StringArrayVar(&opts.PromoteIf, "promote-if", nil, "gate 'METRIC OP VALUE' against the champion, e.g. 'accuracy>=champion+0.002' (repeatable)")
+	opts.PushFlags.AddFlags(fl, "the trained model")
 	return cmd
 }
 

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
-	"github.com/mlops-dev/mlops/internal/gate"
 	"github.com/mlops-dev/mlops/internal/registry"
 	core "github.com/mlops-dev/mlops/internal/retrain"
 	"github.com/mlops-dev/mlops/internal/runtime"
@@ -37,18 +33,12 @@ func (o *RetrainOptions) request() (core.Request, error) {
 	if o.Threads < 0 {
 		return req, cmdutil.FlagErrorf("--threads must not be negative")
 	}
-	if (len(o.PromoteIf) > 0 || o.Champion != "" || len(o.Aliases) > 0) && o.Push == "" {
-		return req, cmdutil.FlagErrorf("--alias, --champion and --promote-if need --push NAME")
-	}
-	if len(o.PromoteIf) > 0 && o.Champion == "" {
-		return req, cmdutil.FlagErrorf("--promote-if compares with a champion: add --champion NAME@ALIAS")
+	gates, err := o.PushFlags.Gates()
+	if err != nil {
+		return req, err
 	}
 	if err := o.Hyper.Validate(); err != nil {
 		return req, cmdutil.FlagErrorf("%v", err)
-	}
-	gates, err := gate.ParseAll(o.PromoteIf, "champion")
-	if err != nil {
-		return req, cmdutil.FlagErrorf("--promote-if: %v", err)
 	}
 	req.Gates = gates
 	if o.Champion != "" && o.ValData == "" && o.ValSplit == 0 {
@@ -87,9 +77,6 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 		}
 	}
 	if o.Push != "" {
-		if err := registry.ValidateName(o.Push); err != nil {
-			return cmdutil.FlagErrorf("--push: %v", err)
-		}
 		req.Evaluate = req.Val != nil || req.ValSplit > 0
 	}
 	if o.Champion != "" {
@@ -153,24 +140,14 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 		if err := printSummary(o.IO, rep, out.PeakRSSBytes); err != nil {
 			return err
 		}
-		if err := printEvaluation(o.IO, rep.Evaluation); err != nil {
+		if err := cmdutil.PrintEvaluation(o.IO, rep.Evaluation, "retrained"); err != nil {
 			return err
 		}
 		if out.Push != nil {
-			printPush(o.IO, out.Push)
+			cmdutil.PrintPush(o.IO, out.Push)
 		}
 	}
-	if out.Push != nil && !out.Push.Promoted {
-		var failed []string
-		for _, g := range rep.Evaluation.Gates {
-			if !g.Passed {
-				failed = append(failed, g.Gate)
-			}
-		}
-		return cmdutil.GateErrorf("gate %s failed against %s: %s@%d was pushed, the alias was not moved",
-			strings.Join(failed, ", "), o.Champion, out.Push.Name, out.Push.Version)
-	}
-	return nil
+	return o.GateFailed(out.Push, rep.Evaluation)
 }
 
 // checkOutput refuses to overwrite without --force and checks the folder
@@ -179,32 +156,10 @@ func checkOutput(path string, force bool) error {
 	return cmdutil.CheckOutput("--out", path, force)
 }
 
-// resolve turns a model argument into a local file: an existing path as
-// is, otherwise a registry reference pulled into the user cache.
+// resolve turns a model argument into a local file (a path, or a registry
+// reference pulled into the user cache).
 func (o *RetrainOptions) resolve(ctx context.Context, arg string) (string, *registry.Manifest, error) {
-	if _, err := os.Stat(arg); err == nil {
-		return arg, nil, nil
-	}
-	if o.Factory == nil || o.Factory.Registry == nil {
-		return "", nil, fmt.Errorf("%s: no such file", arg)
-	}
-	if _, err := registry.ParseRef(arg); err != nil {
-		return "", nil, fmt.Errorf("%s: no such file (and not a registry reference NAME, NAME@VERSION or NAME@ALIAS)", arg)
-	}
-	reg, err := o.Factory.Registry(ctx, o.Registry, registry.Options{})
-	if err != nil {
-		return "", nil, err
-	}
-	defer reg.Close()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	local, m, err := registry.ResolveModel(ctx, reg, arg, filepath.Join(cache, "mlops", "models"))
-	if err != nil {
-		return "", nil, fmt.Errorf("%s is neither a file nor a model in the registry: %w", arg, err)
-	}
-	return local, m, nil
+	return cmdutil.ResolveModel(ctx, o.Factory, o.Registry, arg)
 }
 
 // progress shows a bar per epoch on a terminal and one line per epoch

@@ -40,6 +40,7 @@ type RunOptions struct {
 	Artifacts   string
 	PlotsDir    string
 	ReportFile  string
+	Publish     PushOptions // --push NAME [--alias A] [--champion REF --promote-if EXPR --data X --labels Y]
 
 	changed func(string) bool
 }
@@ -71,11 +72,23 @@ On a terminal, a live table of trials and the best so far; plain lines otherwise
 Ctrl-C stops launching trials, cancels running ones and records them (they are
 re-run on resume); a second Ctrl-C exits at once. Exit 130.
 
+--push NAME, when the run ends on its own, pushes the best trial's model (what an
+in-process trial writes, or the model.onnx a command trial leaves in
+$MLOPS_MODEL_FILE) as a new version of NAME with the trial's parameters and
+metrics in its manifest, as retrain --push does: --data/--labels evaluate it with
+mlops eval, --champion NAME@ALIAS is evaluated on the same rows, and
+--promote-if 'accuracy>=champion+0.002' moves the --alias only when it holds;
+otherwise the version is pushed, the alias stays, and the exit code is 3.
+
 Flags override the study file for one run.`,
 		Example: `  mlops tune run study.yaml
   mlops tune run study.yaml --trials 200 --parallelism 4
   mlops tune run --worker study.yaml          # on each of N machines, storage: s3://...
-  mlops tune run study.yaml --output json --report study.html`,
+  mlops tune run study.yaml --output json --report study.html
+
+  # push the best model; move production only if it beats the model there
+  mlops tune run study.yaml --push fmnist --alias production --champion fmnist@production \
+      --promote-if 'accuracy>=champion+0.002' --data x_val.npy --labels y_val.npy`,
 		Args: cmdutil.ExactArgs(1, "a study file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.StudyFile, opts.changed = args[0], cmd.Flags().Changed
@@ -99,6 +112,7 @@ Flags override the study file for one run.`,
 	fl.StringVar(&opts.Artifacts, "artifacts", "", "folder for per-trial folders (default <study>.trials next to the journal)")
 	fl.StringVar(&opts.PlotsDir, "plots", "", "at the end, write PNG and SVG plots into this directory")
 	fl.StringVar(&opts.ReportFile, "report", "", "at the end, write a self-contained HTML report to this file")
+	opts.Publish.addFlags(f, fl)
 	return cmd
 }
 
@@ -154,6 +168,12 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err := checkArtifacts(opts.PlotsDir, opts.ReportFile); err != nil {
 		return err
 	}
+	if err := opts.Publish.check(); err != nil {
+		return err
+	}
+	if opts.Worker && opts.Publish.Push != "" {
+		return cmdutil.FlagErrorf("--push with --worker would push once per worker: when the workers are done, push once with 'mlops tune best STUDY --push NAME'")
+	}
 	spec, err := loadSpec(opts.StudyFile)
 	if err != nil {
 		return err
@@ -199,11 +219,13 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	// The summary and artifacts come from the journal as it is now, interrupted or not.
 	actx := context.WithoutCancel(ctx)
-	var out *statusJSON
+	var out *runJSON
 	var rep *report.Report
+	var final *study.Study
 	err = j.View(actx, func(st *study.Study) error {
 		rep = report.Build(st, j.Location(), time.Now())
-		out = buildStatus(rep, st)
+		out = &runJSON{statusJSON: buildStatus(rep, st)}
+		final = st
 		return nil
 	})
 	if err != nil {
@@ -213,6 +235,12 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return err
 	}
 	out.Stopped, out.Ran = string(sum.Reason), &sum.Ran
+	// Only a run that ended on its own pushes: not an interrupted one, nor one stopped by failures.
+	if opts.Publish.Push != "" && runErr == nil {
+		if out.pushed, err = opts.Publish.publish(ctx, opts.IO, final, j.Location()); err != nil {
+			return err
+		}
+	}
 	if format == cmdutil.FormatJSON {
 		if err := cmdutil.PrintJSON(opts.IO, out); err != nil {
 			return err
@@ -220,8 +248,23 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	} else {
 		fmt.Fprintf(opts.IO.Out, "study %s stopped (%s) after %d trials in this run; %s\n", spec.Study, stopText(sum.Reason), sum.Ran, countsText(rep.Counts))
 		printBest(opts.IO.Out, rep)
+		if err := printPushed(opts.IO, out.pushed, rep.Best); err != nil {
+			return err
+		}
 	}
-	return runErr
+	if runErr != nil {
+		return runErr
+	}
+	if out.pushed != nil {
+		return opts.Publish.GateFailed(out.pushed.Push, out.pushed.Evaluation)
+	}
+	return nil
+}
+
+// runJSON is `tune run --output json`: the status, why it stopped, and the push.
+type runJSON struct {
+	*statusJSON
+	*pushed
 }
 
 func stopText(r coretune.StopReason) string {

@@ -191,9 +191,10 @@ func printBest(w io.Writer, r *report.Report) {
 
 // BestOptions are the inputs of `mlops tune best`.
 type BestOptions struct {
-	IO     *cmdutil.IOStreams
-	Format func() (cmdutil.Format, error)
-	Study  string
+	IO      *cmdutil.IOStreams
+	Format  func() (cmdutil.Format, error)
+	Study   string
+	Publish PushOptions // --push: the best trial's model into the registry, after the fact
 }
 
 // NewCmdBest builds `mlops tune best`.
@@ -208,9 +209,20 @@ beats on all objectives.
 
 --output json prints {"trial": N, "params": {...}, "values": {"METRIC": value},
 "metrics": {...}, "state", "duration_s"}; with several objectives {"pareto": [such
-objects]}. Exits 1 when no trial has completed yet.`,
+objects]}. Exits 1 when no trial has completed yet.
+
+--push NAME pushes the best trial's model (its artifact) as a new version of
+NAME, with the trial's parameters and metrics in the manifest, once a study's
+workers are done (tune run --push does it at the end of a run). --data and
+--labels evaluate it with mlops eval first; --champion NAME@ALIAS is evaluated
+on the same rows, and --promote-if 'accuracy>=champion+0.002' moves the --alias
+only when it holds: otherwise the version is pushed, the alias stays, exit 3.`,
 		Example: `  mlops tune best study.yaml
-  mlops tune best study.yaml --output json | jq -r .params.lr`,
+  mlops tune best study.yaml --output json | jq -r .params.lr
+
+  # after the workers finish: push the best model, promote it only if it beats production
+  mlops tune best study.yaml --push fmnist --alias production --champion fmnist@production \
+      --promote-if 'accuracy>=champion+0.002' --data x_val.npy --labels y_val.npy`,
 		Args: cmdutil.ExactArgs(1, "a study file or journal"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Study = args[0]
@@ -220,10 +232,14 @@ objects]}. Exits 1 when no trial has completed yet.`,
 			return bestRun(cmd.Context(), opts)
 		},
 	}
+	opts.Publish.addFlags(f, cmd.Flags())
 	return cmd
 }
 
 func bestRun(ctx context.Context, opts *BestOptions) error {
+	if err := opts.Publish.check(); err != nil {
+		return err
+	}
 	format, st, r, err := loadReport(ctx, opts.IO, opts.Format, opts.Study)
 	if err != nil {
 		return err
@@ -233,6 +249,9 @@ func bestRun(ctx context.Context, opts *BestOptions) error {
 			return fmt.Errorf("study %s has no feasible trial yet (%s): loosen constraints: or widen the search", st.Name, countsText(r.Counts))
 		}
 		return fmt.Errorf("study %s has no completed trial yet (%s)", st.Name, countsText(r.Counts))
+	}
+	if opts.Publish.Push != "" {
+		return bestPush(ctx, opts, format, st, r)
 	}
 	if format == cmdutil.FormatJSON {
 		if st.MultiObjective() {
@@ -258,4 +277,25 @@ func bestRun(ctx context.Context, opts *BestOptions) error {
 		tb.AddRow(fmt.Sprint(t.Number), report.FormatValues(r.Objectives, t), report.FormatParams(t.Params))
 	}
 	return tb.Render()
+}
+
+// bestPush is `tune best --push`: the best trial, then the evaluation and the push.
+func bestPush(ctx context.Context, opts *BestOptions, format cmdutil.Format, st *study.Study, r *report.Report) error {
+	p, err := opts.Publish.publish(ctx, opts.IO, st, r.Storage)
+	if err != nil {
+		return err
+	}
+	if format == cmdutil.FormatJSON {
+		err = cmdutil.PrintJSON(opts.IO, struct {
+			*trialJSON
+			*pushed
+		}{toTrialJSON(r.Objectives, r.Best), p})
+	} else {
+		fmt.Fprintf(opts.IO.Out, "trial %d: %s  %s\n", r.Best.Number, report.FormatValues(r.Objectives, r.Best), report.FormatParams(r.Best.Params))
+		err = printPushed(opts.IO, p, r.Best)
+	}
+	if err != nil {
+		return err
+	}
+	return opts.Publish.GateFailed(p.Push, p.Evaluation)
 }
