@@ -57,6 +57,12 @@ type Request struct {
 	Backend compute.Backend
 }
 
+// NeedsRuntime reports whether the run uses ONNX Runtime: head features, a
+// teacher's logits, or the final evaluation.
+func (r *Request) NeedsRuntime() bool {
+	return r.Trainable == TrainHead || r.Teacher != "" || r.Evaluate || r.Champion != ""
+}
+
 // distilling reports whether a teacher takes part.
 func (r *Request) distilling() bool { return r.Teacher != "" || r.TeacherLogits != "" }
 

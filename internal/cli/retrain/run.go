@@ -57,36 +57,18 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 	if err != nil {
 		return err
 	}
-	req, err := o.request()
-	if err != nil {
-		return err
+	if _, err := o.request(); err != nil {
+		return err // usage errors before the output is looked at
 	}
 	if err := checkOutput(o.Output, o.Force); err != nil {
 		return err
 	}
-	if err := cmdutil.CheckOutputDir("--checkpoint-dir", o.CheckpointDir); err != nil {
+	req, parent, err := o.Prepare(ctx)
+	if err != nil {
 		return err
-	}
-	var parent *registry.Manifest
-	if req.Model, parent, err = o.resolve(ctx, o.Model); err != nil {
-		return err
-	}
-	if o.Teacher != "" {
-		if req.Teacher, _, err = o.resolve(ctx, o.Teacher); err != nil {
-			return fmt.Errorf("--teacher: %w", err)
-		}
-	}
-	if o.Push != "" {
-		req.Evaluate = req.Val != nil || req.ValSplit > 0
-	}
-	if o.Champion != "" {
-		if req.Champion, _, err = o.resolve(ctx, o.Champion); err != nil {
-			return fmt.Errorf("--champion: %w", err)
-		}
-		req.ChampionName = o.Champion
 	}
 	var rt *runtime.Runtime
-	if req.Trainable == core.TrainHead || req.Teacher != "" || req.Evaluate || req.Champion != "" {
+	if req.NeedsRuntime() {
 		if o.Runtime == nil {
 			return errors.New("ONNX Runtime is not configured")
 		}
@@ -148,6 +130,41 @@ func retrainRun(ctx context.Context, o *RetrainOptions) error {
 		}
 	}
 	return o.GateFailed(out.Push, rep.Evaluation)
+}
+
+// Prepare turns the parsed flags into a core request: the flags checked (usage
+// errors), --checkpoint-dir's folder checked, MODEL, --teacher and --champion
+// resolved to local files (registry references pulled into the cache). The
+// manifest is MODEL's when it was a registry reference. tune's retrain: trials
+// call it on the options NewCmdRetrain parsed, so every flag means what it
+// means here.
+func (o *RetrainOptions) Prepare(ctx context.Context) (core.Request, *registry.Manifest, error) {
+	req, err := o.request()
+	if err != nil {
+		return req, nil, err
+	}
+	if err := cmdutil.CheckOutputDir("--checkpoint-dir", o.CheckpointDir); err != nil {
+		return req, nil, err
+	}
+	var parent *registry.Manifest
+	if req.Model, parent, err = o.resolve(ctx, o.Model); err != nil {
+		return req, nil, err
+	}
+	if o.Teacher != "" {
+		if req.Teacher, _, err = o.resolve(ctx, o.Teacher); err != nil {
+			return req, nil, fmt.Errorf("--teacher: %w", err)
+		}
+	}
+	if o.Push != "" {
+		req.Evaluate = req.Val != nil || req.ValSplit > 0
+	}
+	if o.Champion != "" {
+		if req.Champion, _, err = o.resolve(ctx, o.Champion); err != nil {
+			return req, nil, fmt.Errorf("--champion: %w", err)
+		}
+		req.ChampionName = o.Champion
+	}
+	return req, parent, nil
 }
 
 // checkOutput refuses to overwrite without --force and checks the folder
