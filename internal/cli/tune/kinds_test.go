@@ -28,9 +28,13 @@ func runStudy(t *testing.T, study string) (*statusJSON, string) {
 	}
 	ios, _, out, errOut := cmdutil.Test()
 	f := &cmdutil.Factory{IO: ios, Runtime: func() (*runtime.Runtime, error) { return rt, nil }}
-	cmd := NewCmdRun(f, nil)
+	var opts *RunOptions
+	cmd := NewCmdRun(f, func(o *RunOptions) error { opts = o; return nil })
 	cmd.SetArgs([]string{path})
-	opts := &RunOptions{Factory: f, IO: ios, Format: func() (cmdutil.Format, error) { return cmdutil.FormatJSON, nil }, StudyFile: path}
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	opts.Format = func() (cmdutil.Format, error) { return cmdutil.FormatJSON, nil }
 	if err := runRun(context.Background(), opts); err != nil {
 		t.Fatalf("tune run: %v\n%s", err, errOut)
 	}
