@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/mlops-dev/mlops/internal/cli/cmdutil"
 	"github.com/mlops-dev/mlops/internal/cli/quantize"
 	"github.com/mlops-dev/mlops/internal/data"
+	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/optimize/quant"
 	"github.com/mlops-dev/mlops/internal/safefile"
 	coretune "github.com/mlops-dev/mlops/internal/tune"
@@ -52,11 +54,11 @@ type quantizeObjective struct {
 
 // layerGain is what leaving one layer in float wins back, alone, from the fully quantized model.
 type layerGain struct {
-	Node     string  `json:"node"`
-	OpType   string  `json:"op_type"`
-	SNRdB    float64 `json:"snr_db"`
-	Accuracy float64 `json:"accuracy"` // with only this layer in float
-	Gain     float64 `json:"gain"`     // accuracy − accuracy with every layer quantized
+	Node     string   `json:"node"`
+	OpType   string   `json:"op_type"`
+	SNRdB    *float64 `json:"snr_db,omitempty"` // of its output; nil for a graph output
+	Accuracy float64  `json:"accuracy"`         // with only this layer in float
+	Gain     float64  `json:"gain"`             // accuracy − accuracy with every layer quantized
 }
 
 func (q *quantizeObjective) Run(ctx context.Context, t *coretune.TrialRun) (coretune.Result, error) {
@@ -131,27 +133,28 @@ func (q *quantizeObjective) ranking(ctx context.Context, dir string, req quant.R
 	if err != nil {
 		return nil, fmt.Errorf("rank the layers: %w", err)
 	}
+	layers, err := candidates(req.Input, rep)
+	if err != nil {
+		return nil, fmt.Errorf("rank the layers: %w", err)
+	}
 	var rank []layerGain
-	seen := map[string]bool{}
-	if rep.Eval != nil {
-		for _, l := range rep.Eval.Layers { // worst SNR first
-			if seen[l.Node] {
-				continue
-			}
-			seen[l.Node] = true
-			one := req
-			one.Output = filepath.Join(work, "one.onnx")
-			one.Options.ExcludeNodes = append(slices.Clone(req.Options.ExcludeNodes), l.Node)
-			_ = os.Remove(one.Output)
-			if _, err := quant.Run(ctx, q.judge.rt, one); err != nil {
-				return nil, fmt.Errorf("rank the layers: quantize without %s: %w", l.Node, err)
-			}
-			acc, err := q.judge.accuracy(ctx, one.Output, ds, req.Session)
-			if err != nil {
-				return nil, fmt.Errorf("rank the layers: %w", err)
-			}
-			rank = append(rank, layerGain{Node: l.Node, OpType: l.OpType, SNRdB: l.SNRdB, Accuracy: acc, Gain: acc - base})
+	for _, l := range layers {
+		one := req
+		one.Output = filepath.Join(work, "one.onnx")
+		one.Options.ExcludeNodes = append(slices.Clone(req.Options.ExcludeNodes), l.Node)
+		_ = os.Remove(one.Output)
+		if _, err := quant.Run(ctx, q.judge.rt, one); err != nil {
+			return nil, fmt.Errorf("rank the layers: quantize without %s: %w", l.Node, err)
 		}
+		acc, err := q.judge.accuracy(ctx, one.Output, ds, req.Session)
+		if err != nil {
+			return nil, fmt.Errorf("rank the layers: %w", err)
+		}
+		g := layerGain{Node: l.Node, OpType: l.OpType, Accuracy: acc, Gain: acc - base}
+		if !math.IsNaN(l.SNRdB) {
+			g.SNRdB = &l.SNRdB
+		}
+		rank = append(rank, g)
 	}
 	slices.SortStableFunc(rank, func(a, b layerGain) int {
 		switch {
@@ -167,6 +170,45 @@ func (q *quantizeObjective) ranking(ctx context.Context, dir string, req quant.R
 	}
 	q.ranks[key] = rank
 	return rank, nil
+}
+
+// candidates are the layers the comparison of the fully quantized model measured (worst
+// output SNR first), then the quantized kinds of node whose output is a graph output (the
+// comparison does not measure those: the model's own outputs are compared whole).
+func candidates(model string, rep *quant.Report) ([]quant.LayerSNR, error) {
+	var out []quant.LayerSNR
+	seen := map[string]bool{}
+	if rep.Eval != nil {
+		for _, l := range rep.Eval.Layers {
+			if !seen[l.Node] {
+				seen[l.Node] = true
+				out = append(out, l)
+			}
+		}
+	}
+	m, err := onnx.Load(model)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	g := m.Proto.GetGraph()
+	outputs := map[string]bool{}
+	for _, o := range g.GetOutput() {
+		outputs[o.GetName()] = true
+	}
+	for _, n := range g.GetNode() {
+		if seen[n.GetName()] || rep.NodesQuantized[n.GetOpType()] == 0 || n.GetName() == "" {
+			continue
+		}
+		for _, o := range n.GetOutput() {
+			if outputs[o] {
+				seen[n.GetName()] = true
+				out = append(out, quant.LayerSNR{Node: n.GetName(), OpType: n.GetOpType(), Tensor: o, SNRdB: math.NaN()})
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 func writeJSON(ctx context.Context, path string, v any) error {
