@@ -63,6 +63,16 @@ lines 'mlops-metric NAME=VALUE [step=N]' on stdout (step lines feed the pruner)
 or as a JSON object in $MLOPS_METRICS_FILE. A trial that reports no value for an
 objective, or NaN/inf, fails with the last lines of its output.
 
+trial: quantize: and trial: prune: run those commands in process instead, their
+flags as keys (model: is the input; ${param} allowed in values; a list repeats a
+flag). The trial writes model.onnx into its folder and eval judges it on data:
+and labels: against the float model (evaluated once per run): accuracy (and
+eval's other metrics), accuracy_fp32, accuracy_drop, size_bytes, size_ratio,
+latency_ms, latency_ms_fp32; prune adds sparsity, quantize fallback_layers.
+quantize's fallback: N leaves in float the N layers whose quantization costs the
+most accuracy (ranked once per run). constraints: ["accuracy_drop<=0.003"] make a
+trial that breaks them infeasible: COMPLETE, never the best.
+
 --worker makes this process one of several sharing the study (same journal file
 or blob URL, on one or many machines): each runs --parallelism trials (default 1),
 parallel samplers avoid each other (constant liar), and a trial whose worker
@@ -83,6 +93,12 @@ otherwise the version is pushed, the alias stays, and the exit code is 3.
 Flags override the study file for one run.`,
 		Example: `  mlops tune run study.yaml
   mlops tune run study.yaml --trials 200 --parallelism 4
+
+  # study.yaml's trial: is one of
+  #   command: [python3, train.py, --lr, "${lr}"]
+  #   quantize: {model: cnn.onnx, per-channel: all, fallback: "${fallback}", data: x.npy, labels: y.npy}
+  #   prune: {model: mlp.onnx, sparsity: "${sparsity}", scope: global, data: x.npy, labels: y.npy}
+  # with, for "the smallest model within 0.3 pp": constraints: ["accuracy_drop<=0.003"]
   mlops tune run --worker study.yaml          # on each of N machines, storage: s3://...
   mlops tune run study.yaml --output json --report study.html
 
