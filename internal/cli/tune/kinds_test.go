@@ -147,7 +147,7 @@ trial:
 
 func TestCheckFlags(t *testing.T) {
 	for want, flags := range map[string][]string{
-		"mlops quantize has no flag --calibraton-method (keys: model, fallback, accuracy-level,": {"model", "data", "calibraton-method"},
+		"mlops quantize has no flag --calibration-methd (keys: model, fallback, accuracy-level,": {"model", "data", "calibration-methd"},
 		"out: the trial writes its model into its own folder":                                    {"model", "data", "out"},
 		"model: is missing":                           {"data"},
 		"data: is missing: a trial is judged by eval": {"model"},
