@@ -102,6 +102,7 @@ type paramYAML struct {
 type samplerYAML struct {
 	Name          string  `yaml:"name"`
 	Seed          *uint64 `yaml:"seed"`
+	Shuffle       bool    `yaml:"shuffle"`
 	StartupTrials int     `yaml:"startup_trials"`
 	EICandidates  int     `yaml:"ei_candidates"`
 	Multivariate  *bool   `yaml:"multivariate"`
@@ -402,7 +403,7 @@ func canon(vs []any) []any {
 }
 
 func (s *Spec) setSampler(y samplerYAML) error {
-	c := sampler.Config{Name: y.Name, StartupTrials: y.StartupTrials, EICandidates: y.EICandidates,
+	c := sampler.Config{Name: y.Name, Shuffle: y.Shuffle, StartupTrials: y.StartupTrials, EICandidates: y.EICandidates,
 		Multivariate: y.Multivariate, ConstantLiar: y.ConstantLiar, PriorWeight: y.PriorWeight, Sigma0: y.Sigma0,
 		Population: y.Population, MutationProb: y.MutationProb, CrossoverProb: y.CrossoverProb, SwappingProb: y.SwappingProb}
 	if c.Name == "" {
@@ -416,6 +417,9 @@ func (s *Spec) setSampler(y samplerYAML) error {
 	}
 	if y.Seed != nil {
 		c.Seed, s.SeedSet = *y.Seed, true
+	}
+	if c.Shuffle && c.Name != "grid" {
+		return fmt.Errorf("sampler.shuffle applies to the grid sampler, not %s", c.Name)
 	}
 	for _, f := range []struct {
 		name string

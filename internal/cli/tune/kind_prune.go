@@ -15,7 +15,7 @@ import (
 )
 
 // trialModel is the file name of the model an in-process trial writes into its folder.
-const trialModel = "model.onnx"
+const trialModel = coretune.ModelFile
 
 var dataPaths = []string{"model", "data", "labels", "eval-data", "eval-labels"}
 

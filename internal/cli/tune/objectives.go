@@ -40,6 +40,8 @@ type trialKind struct {
 	need map[string]string
 	// paths are flags (and args) naming files: relative ones are relative to the study file.
 	paths []string
+	// check, if set, vets the flags as a whole when the study file is loaded.
+	check func(flags []coretune.TrialFlag) error
 	// objective builds what a run calls for each trial.
 	objective func(ctx context.Context, env *kindEnv) (coretune.Objective, error)
 }
@@ -56,7 +58,7 @@ func trialKinds() map[string]*trialKind {
 	return map[string]*trialKind{
 		coretune.TrialQuantize: quantizeKind(),
 		coretune.TrialPrune:    pruneKind(),
-		// coretune.TrialRetrain: retrainKind(), — the slot for `trial: retrain:`.
+		coretune.TrialRetrain:  retrainKind(),
 	}
 }
 
@@ -112,6 +114,9 @@ func checkFlags(kind string, flags []coretune.TrialFlag) error {
 		if !seen[name] {
 			return fmt.Errorf("%s: is missing: %s", name, k.need[name])
 		}
+	}
+	if k.check != nil {
+		return k.check(flags)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 
 	"github.com/mlops-dev/mlops/internal/tune/space"
 	"github.com/mlops-dev/mlops/internal/tune/study"
@@ -13,7 +14,7 @@ import (
 const maxGrid = 1_000_000
 
 // Grid visits every combination of the parameters' values once, in declaration order (the last
-// parameter varies fastest). Conditional parameters only multiply the points where they are
+// parameter varies fastest), or with Config.Shuffle in a seeded random order. Conditional parameters only multiply the points where they are
 // active. A point is taken while some trial with it is running, complete, pruned or failed on
 // its own; a point whose trial was lost with its worker is offered again. Because proposals are
 // made inside the journal's write transaction, workers never get the same point twice.
@@ -58,6 +59,15 @@ func NewGrid(sp *space.Space) (*Grid, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// shuffle puts the points in an order drawn from seed: the same for every worker of a study
+// (the seed is the journal's), and one that does not favour the first declared values —
+// which matters to a pruner such as ASHA, whose early trials always continue.
+func (g *Grid) shuffle(seed uint64) {
+	rand.New(rand.NewPCG(seed, 0x67726964)).Shuffle(len(g.points), func(i, j int) {
+		g.points[i], g.points[j] = g.points[j], g.points[i]
+	})
 }
 
 // Size is the number of grid points.

@@ -38,6 +38,9 @@ type Config struct {
 	Name string // grid, random, tpe, cmaes, nsga2 (motpe is tpe)
 	Seed uint64
 
+	// Grid: visit the points in an order drawn from Seed instead of declaration order.
+	Shuffle bool
+
 	// TPE (Optuna's names and defaults).
 	StartupTrials int   // random trials before TPE models anything (10)
 	EICandidates  int   // candidates drawn from l(x) and ranked by l(x)/g(x) (24)
@@ -65,7 +68,11 @@ func New(cfg Config, sp *space.Space, objectives []study.Objective) (Sampler, er
 	case "random":
 		return &Random{Seed: cfg.Seed, Space: sp}, nil
 	case "grid":
-		return NewGrid(sp)
+		g, err := NewGrid(sp)
+		if err == nil && cfg.Shuffle {
+			g.shuffle(cfg.Seed)
+		}
+		return g, err
 	case "tpe", "motpe", "":
 		return NewTPE(cfg, sp), nil
 	case "cmaes":
