@@ -102,7 +102,6 @@ type paramYAML struct {
 type samplerYAML struct {
 	Name          string  `yaml:"name"`
 	Seed          *uint64 `yaml:"seed"`
-	Shuffle       bool    `yaml:"shuffle"`
 	StartupTrials int     `yaml:"startup_trials"`
 	EICandidates  int     `yaml:"ei_candidates"`
 	Multivariate  *bool   `yaml:"multivariate"`
@@ -113,6 +112,7 @@ type samplerYAML struct {
 	MutationProb  float64 `yaml:"mutation_prob"`
 	CrossoverProb float64 `yaml:"crossover_prob"`
 	SwappingProb  float64 `yaml:"swapping_prob"`
+	Shuffle       bool    `yaml:"shuffle"` // grid
 }
 
 // UnmarshalYAML accepts `sampler: tpe` as well as the mapping.

@@ -73,6 +73,13 @@ quantize's fallback: N leaves in float the N layers whose quantization costs the
 most accuracy (ranked once per run). constraints: ["accuracy_drop<=0.003"] make a
 trial that breaks them infeasible: COMPLETE, never the best.
 
+trial: retrain: runs mlops retrain in process, its flags as keys (lr: "${lr}",
+batch-size: "${batch}"; val-data: or val-split: required). After every epoch the
+first objective's value (val_accuracy, val_loss or train_loss) goes to the
+pruner, and a pruned trial stops there; metrics: val_accuracy, val_loss,
+train_loss (of the written epoch), epochs, best_epoch, train_seconds, and eval's
+metrics when an objective names one.
+
 --worker makes this process one of several sharing the study (same journal file
 or blob URL, on one or many machines): each runs --parallelism trials (default 1),
 parallel samplers avoid each other (constant liar), and a trial whose worker

@@ -295,3 +295,45 @@ func TestUnknownSampler(t *testing.T) {
 		t.Fatal("cmaes accepted two objectives")
 	}
 }
+
+// TestGridShuffle: shuffle: true visits every point once, in an order that depends only on
+// the seed (so workers agree), and differs from declaration order and between seeds.
+func TestGridShuffle(t *testing.T) {
+	sp := condSpace(t)
+	order := func(seed uint64, shuffle bool) string {
+		s, err := New(Config{Name: "grid", Seed: seed, Shuffle: shuffle}, sp, minimize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &study.Study{Objectives: minimize, Space: sp}
+		var keys []string
+		seen := map[string]bool{}
+		for i := 0; ; i++ {
+			p, err := s.Sample(context.Background(), st, i)
+			if err == ErrExhausted {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := fmt.Sprint(p)
+			if seen[k] {
+				t.Fatalf("point %v proposed twice", p)
+			}
+			seen[k] = true
+			keys = append(keys, k)
+			st.Trials = append(st.Trials, &study.Trial{Number: i, State: study.Complete, Params: p, Values: []float64{0}})
+		}
+		if len(keys) != 12 {
+			t.Fatalf("%d points, want 12", len(keys))
+		}
+		return fmt.Sprint(keys)
+	}
+	plain, a, a2, b := order(1, false), order(1, true), order(1, true), order(2, true)
+	if a != a2 {
+		t.Fatal("the same seed gave two orders")
+	}
+	if a == plain || a == b {
+		t.Fatalf("shuffled orders: declaration %s\nseed 1 %s\nseed 2 %s", plain, a, b)
+	}
+}
