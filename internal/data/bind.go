@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -40,29 +41,8 @@ func (s *source) bind() error {
 
 	// Labels.
 	if sp.LabelsPath != "" {
-		lr, err := openReader(sp.LabelsPath, FormatAuto, sp.NoHeader)
-		if err != nil {
-			return fmt.Errorf("labels: %w", err)
-		}
-		s.labels = lr
-		lf := lr.fields()
-		switch {
-		case sp.LabelColumn != "":
-			s.labelFld = sp.LabelColumn
-		case len(lf) == 1:
-			s.labelFld = lf[0].Name
-		default:
-			var ln []string
-			for _, f := range lf {
-				ln = append(ln, f.Name)
-			}
-			return fmt.Errorf("labels file %s has several columns (%s); choose one with --label-column", sp.LabelsPath, strings.Join(ln, ", "))
-		}
-		if err := checkLabelField(lr.fields(), s.labelFld, sp.LabelsPath); err != nil {
-			return err
-		}
-		if err := lr.use([]string{s.labelFld}); err != nil {
-			return fmt.Errorf("labels file %s: %w", sp.LabelsPath, err)
+		if err := s.bindLabelsFile(); err != nil {
+			return &labelsFileError{err}
 		}
 	} else if sp.LabelColumn != "" {
 		if _, ok := byName[sp.LabelColumn]; !ok {
@@ -85,6 +65,9 @@ func (s *source) bind() error {
 	}
 
 	inputs := sp.Inputs
+	if err := checkInputFields(sp.InputFields, inputs); err != nil {
+		return err
+	}
 	if len(inputs) == 0 {
 		for _, n := range candidates {
 			f, ok := byName[n]
@@ -290,3 +273,63 @@ func resolveRow(want, have []int64, elems int, strict bool) ([]int64, error) {
 	out[dyn] = int64(elems) / static
 	return out, nil
 }
+
+// checkInputFields refuses a mapping for an input the model does not have (a
+// typo would otherwise be ignored and the input fed from another field).
+func checkInputFields(m map[string]string, inputs []InputInfo) error {
+	if len(inputs) == 0 {
+		return nil // no model: the inputs are the data's own fields
+	}
+	var names []string
+	for _, in := range inputs {
+		names = append(names, in.Name)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(names, k) {
+			return fmt.Errorf("--input-field %s=%s: the model has no input %q (its inputs: %s)", k, m[k], k, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+// bindLabelsFile opens the separate labels file and chooses its label field.
+func (s *source) bindLabelsFile() error {
+	sp := s.spec
+	lr, err := openReader(sp.LabelsPath, FormatAuto, sp.NoHeader)
+	if err != nil {
+		return fmt.Errorf("labels: %w", err)
+	}
+	s.labels = lr
+	lf := lr.fields()
+	switch {
+	case sp.LabelColumn != "":
+		s.labelFld = sp.LabelColumn
+	case len(lf) == 1:
+		s.labelFld = lf[0].Name
+	default:
+		var ln []string
+		for _, f := range lf {
+			ln = append(ln, f.Name)
+		}
+		return fmt.Errorf("labels file %s has several columns (%s); choose one with --label-column", sp.LabelsPath, strings.Join(ln, ", "))
+	}
+	if err := checkLabelField(lr.fields(), s.labelFld, sp.LabelsPath); err != nil {
+		return err
+	}
+	if err := lr.use([]string{s.labelFld}); err != nil {
+		return fmt.Errorf("labels file %s: %w", sp.LabelsPath, err)
+	}
+	return nil
+}
+
+// labelsFileError is a problem of the labels file alone: it names that file,
+// and Open does not put the data file's name in front of it.
+type labelsFileError struct{ err error }
+
+func (e *labelsFileError) Error() string { return e.err.Error() }
+func (e *labelsFileError) Unwrap() error { return e.err }

@@ -31,6 +31,9 @@ func Open(ctx context.Context, spec Spec) (Source, error) {
 	s := &source{spec: spec, data: dr}
 	if err := s.bind(); err != nil {
 		s.Close()
+		if le := (*labelsFileError)(nil); errors.As(err, &le) {
+			return nil, le.err // it names the labels file, which is what is wrong
+		}
 		return nil, fmt.Errorf("%s: %w", spec.Path, err)
 	}
 	return s, nil

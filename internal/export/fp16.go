@@ -126,7 +126,7 @@ func toFloat16(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, st *onnx
 		}
 		n, err := tensorToFloat16(st, t, &scratch)
 		if err != nil {
-			return rep, fmt.Errorf("initializer %s: %w", t.GetName(), err)
+			return rep, onnx.TensorError("initializer", t, err)
 		}
 		rep.ValuesClamped += n
 		rep.InitializersChanged++

@@ -222,7 +222,7 @@ func exportWeights(ctx context.Context, m *onnx.Model, path string) (int, error)
 		}
 		raw, err := onnx.RawBytes(m, t)
 		if err != nil {
-			return 0, fmt.Errorf("--export-weights: %s: %w", t.GetName(), err)
+			return 0, onnx.TensorError("--export-weights: initializer", t, err)
 		}
 		shape := t.Dims
 		if shape == nil {

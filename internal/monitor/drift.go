@@ -36,7 +36,7 @@ func ParseMethod(s string) (Method, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown drift method %q: use one of %v", s, Methods())
+	return "", fmt.Errorf("--method %q: use one of %v", s, Methods())
 }
 
 // IsTest reports whether the method is a hypothesis test (drift when p < threshold) rather than a

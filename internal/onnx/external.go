@@ -185,3 +185,12 @@ func (m *Model) InlineExternalData() error {
 	})
 	return err
 }
+
+// TensorError adds what was being done with tensor t to err, naming t only when err does not
+// already (the readers' errors start with `tensor "NAME": `), so a message says each name once.
+func TensorError(what string, t *onnxpb.TensorProto, err error) error {
+	if strings.Contains(err.Error(), fmt.Sprintf("tensor %q", t.GetName())) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s %q: %w", what, t.GetName(), err)
+}

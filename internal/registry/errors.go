@@ -14,3 +14,12 @@ var (
 	// ErrInUse: a version cannot be removed because an alias points to it.
 	ErrInUse = errors.New("in use")
 )
+
+// sentinelError is a message that matches a sentinel without printing it ("not found: ...").
+type sentinelError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *sentinelError) Error() string { return e.msg }
+func (e *sentinelError) Unwrap() error { return e.sentinel }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -360,8 +361,12 @@ func TestResolveModel(t *testing.T) {
 	if _, _, err := ResolveModel(ctx, r, "nosuch@prod", cache); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown model: %v", err)
 	}
-	if _, _, err := ResolveModel(ctx, nil, "../x.onnx", cache); !errors.Is(err, ErrInvalid) {
+	// A missing file is named as one, never through a registry name rule.
+	if _, _, err := ResolveModel(ctx, nil, "../x.onnx", cache); !errors.Is(err, fs.ErrNotExist) || err.Error() != "../x.onnx: no such file" {
 		t.Fatalf("missing path-like argument: %v", err)
+	}
+	if _, _, err := ResolveModel(ctx, r, "x.onnx", cache); !errors.Is(err, ErrNotFound) || !strings.HasPrefix(err.Error(), "x.onnx: no such file (and the registry ") {
+		t.Fatalf("missing x.onnx, which could be a registry name: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package retrain
 import (
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/gomlx/compute"
 
@@ -71,6 +72,13 @@ func (r *Request) check() error {
 	if r.Model == "" {
 		return errors.New("no model to train")
 	}
+	return r.Validate()
+}
+
+// Validate checks what can be checked without reading the model or the
+// data: the flags' values and how they combine. Its errors name the flag to
+// change; the CLI calls it before any work so they are usage errors.
+func (r *Request) Validate() error {
 	if err := r.Hyper.Validate(); err != nil {
 		return err
 	}
@@ -90,7 +98,12 @@ func (r *Request) check() error {
 	if r.distilling() && r.Hyper.Loss != LossCrossEntropy {
 		return fmt.Errorf("distillation matches class distributions: use --loss cross_entropy, not %s", r.Hyper.Loss)
 	}
-	if r.ValSplit < 0 || r.ValSplit >= 1 {
+	if r.Trainable != "" && r.Trainable != TrainAll && r.Trainable != TrainHead {
+		if _, err := regexp.Compile(r.Trainable); err != nil {
+			return fmt.Errorf("--trainable %q is neither all, head nor a valid regular expression: %v", r.Trainable, err)
+		}
+	}
+	if !(r.ValSplit >= 0 && r.ValSplit < 1) {
 		return fmt.Errorf("--val-split must lie in [0, 1), got %v", r.ValSplit)
 	}
 	if r.ValSplit > 0 && r.Val != nil {

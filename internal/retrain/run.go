@@ -53,6 +53,9 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if err := src.SortTopologically(); err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Model, err)
 	}
+	if err := checkExternalData(src); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Model, err)
+	}
 	r := &run{req: &req, rt: rt, src: src, be: req.Backend}
 	if r.be == nil {
 		if r.be, err = defaultBackend(); err != nil {
@@ -385,4 +388,19 @@ func finalize(ts []*tensors.Tensor) {
 	for _, t := range ts {
 		t.FinalizeAll()
 	}
+}
+
+// checkExternalData reads where every external initializer lives (mapped, not copied), so a
+// missing or truncated data file is reported as the model's problem before training, not from
+// inside the backend that loads the weights.
+func checkExternalData(m *onnx.Model) error {
+	for _, t := range m.Proto.GetGraph().GetInitializer() {
+		if !onnx.IsExternal(t) {
+			continue
+		}
+		if _, err := onnx.RawBytes(m, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -41,8 +41,10 @@ func (p *PushFlags) AddFlags(fs *pflag.FlagSet, what string) {
 // Gates checks how the push flags combine and parses --promote-if (whose
 // reference is "champion"); errors are usage errors.
 func (p *PushFlags) Gates() ([]gate.Expr, error) {
-	if (len(p.PromoteIf) > 0 || p.Champion != "" || len(p.Aliases) > 0) && p.Push == "" {
-		return nil, FlagErrorf("--alias, --champion and --promote-if need --push NAME")
+	if p.Push == "" {
+		if name := FirstGiven(Given{"--alias", len(p.Aliases) > 0}, Given{"--champion", p.Champion != ""}, Given{"--promote-if", len(p.PromoteIf) > 0}); name != "" {
+			return nil, FlagErrorf("%s needs --push NAME", name)
+		}
 	}
 	if len(p.PromoteIf) > 0 && p.Champion == "" {
 		return nil, FlagErrorf("--promote-if compares with a champion: add --champion NAME@ALIAS")
@@ -79,9 +81,6 @@ func ResolveModel(ctx context.Context, f *Factory, explicitRegistry, arg string)
 	if f == nil || f.Registry == nil {
 		return "", nil, fmt.Errorf("%s: no such file", arg)
 	}
-	if _, err := registry.ParseRef(arg); err != nil {
-		return "", nil, fmt.Errorf("%s: no such file (and not a registry reference NAME, NAME@VERSION or NAME@ALIAS)", arg)
-	}
 	reg, err := f.Registry(ctx, explicitRegistry, registry.Options{})
 	if err != nil {
 		return "", nil, err
@@ -91,9 +90,10 @@ func ResolveModel(ctx context.Context, f *Factory, explicitRegistry, arg string)
 	if err != nil {
 		cache = os.TempDir()
 	}
+	// ResolveModel's errors name arg and say whether a file or a registry model is missing.
 	local, m, err := registry.ResolveModel(ctx, reg, arg, filepath.Join(cache, "mlops", "models"))
 	if err != nil {
-		return "", nil, fmt.Errorf("%s is neither a file nor a model in the registry: %w", arg, err)
+		return "", nil, err
 	}
 	return local, m, nil
 }

@@ -91,3 +91,30 @@ func CheckOutputDir(flag, dir string) error {
 		}
 	}
 }
+
+// CheckModelOutput is CheckOutput for an ONNX model: the external data file a save would write
+// next to it (OUT.onnx.data) counts as part of the output, so it is not replaced without force
+// even when OUT.onnx itself is absent (it may hold the weights of another model).
+func CheckModelOutput(flag, path string, force bool) error {
+	if err := CheckOutput(flag, path, force); err != nil {
+		return err
+	}
+	data := path + ".data"
+	if err := safefile.Check(data, force); errors.Is(err, safefile.ErrExists) {
+		return fmt.Errorf("%s exists (external data a model written to %s would replace): choose another path, or pass --force to replace it", data, path)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// CheckInput vets an input path before any work starts, so a missing one is named as such
+// ("no such file") and not through a layer that failed to read it. Folders pass: some
+// inputs are folders (a TensorFlow SavedModel), and readers of files say so themselves.
+func CheckInput(path string) error {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: no such file", path)
+	}
+	return err
+}

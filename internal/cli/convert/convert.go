@@ -129,7 +129,7 @@ deviation, max_abs_error, parity).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.Out, "out", "o", "", "output ONNX file")
+	cmdutil.AddOutFlag(fl, &opts.Out, "output ONNX file")
 	fl.StringVar(&opts.From, "from", "", "input format: onnx, pytorch or tensorflow (default: from the file name)")
 	fl.BoolVar(&opts.Force, "force", false, "replace the output files if they exist (regular files only: devices, FIFOs and links are refused)")
 	fl.StringVar(&opts.Python, "python", "", "Python interpreter with torch (or tensorflow+tf2onnx) (default: python3 on PATH)")
@@ -172,8 +172,10 @@ func (o *ConvertOptions) request() (export.Request, error) {
 	if o.ExternalThreshold < 0 {
 		return req, cmdutil.FlagErrorf("--external-threshold must not be negative")
 	}
-	if (o.KeepIOTypes || len(o.BlockNodes) > 0) && !o.FP16 {
-		return req, cmdutil.FlagErrorf("--keep-io-types and --block-nodes apply to --fp16")
+	if !o.FP16 {
+		if name := cmdutil.FirstGiven(cmdutil.Given{Name: "--keep-io-types", Set: o.KeepIOTypes}, cmdutil.Given{Name: "--block-nodes", Set: len(o.BlockNodes) > 0}); name != "" {
+			return req, cmdutil.FlagErrorf("%s applies to --fp16 only: add --fp16 or drop it", name)
+		}
 	}
 	if o.Tolerance <= 0 {
 		return req, cmdutil.FlagErrorf("--tolerance must be positive")
@@ -204,8 +206,8 @@ func (o *ConvertOptions) request() (export.Request, error) {
 	}
 	switch from {
 	case "onnx":
-		if len(o.Inputs)+len(o.DynAxes) > 0 || o.ModelClass != "" || o.Python != "" {
-			return req, cmdutil.FlagErrorf("--input, --dynamic-axis, --model-class and --python apply to --from pytorch/tensorflow exports")
+		if name := cmdutil.FirstGiven(cmdutil.Given{Name: "--input", Set: len(o.Inputs) > 0}, cmdutil.Given{Name: "--dynamic-axis", Set: len(o.DynAxes) > 0}, cmdutil.Given{Name: "--model-class", Set: o.ModelClass != ""}, cmdutil.Given{Name: "--python", Set: o.Python != ""}); name != "" {
+			return req, cmdutil.FlagErrorf("%s applies to exports (--from pytorch or tensorflow), not to an ONNX input", name)
 		}
 		if o.Opset < 0 {
 			return req, cmdutil.FlagErrorf("--opset must be positive")
@@ -266,14 +268,16 @@ func convertRun(ctx context.Context, o *ConvertOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(req.Input); err != nil {
-		return fmt.Errorf("%s: %w", req.Input, err)
+	if err := cmdutil.CheckInput(req.Input); err != nil {
+		return err
 	}
-	for _, out := range [][2]string{{"--out", req.Output}, {"--export-weights", req.ExportWeights}} {
-		if out[1] == "" {
-			continue
+	if req.Output != "" {
+		if err := cmdutil.CheckModelOutput("--out", req.Output, o.Force); err != nil {
+			return err
 		}
-		if err := cmdutil.CheckOutput(out[0], out[1], o.Force); err != nil {
+	}
+	if req.ExportWeights != "" {
+		if err := cmdutil.CheckOutput("--export-weights", req.ExportWeights, o.Force); err != nil {
 			return err
 		}
 	}

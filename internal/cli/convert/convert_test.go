@@ -61,12 +61,12 @@ func TestUsageErrors(t *testing.T) {
 		"--from":              {"m.onnx", "-o", "o.onnx", "--from", "caffe"},
 		"say where":           {"m.onnx"},
 		"exclude each other":  {"m.onnx", "-o", "o.onnx", "--inline", "--external-data"},
-		"apply to --fp16":     {"m.onnx", "-o", "o.onnx", "--keep-io-types"},
+		"applies to --fp16":   {"m.onnx", "-o", "o.onnx", "--keep-io-types"},
 		"KEY=VALUE":           {"m.onnx", "-o", "o.onnx", "--meta", "novalue"},
 		"needs --input":       {"m.pt", "-o", "o.onnx"},
 		"NAME:AXIS":           {"m.pt", "-o", "o.onnx", "--input", "x:1x2", "--dynamic-axis", "x"},
 		"dimension":           {"m.pt", "-o", "o.onnx", "--input", "x:1xa"},
-		"apply to --from":     {"m.onnx", "-o", "o.onnx", "--input", "x:1x2"},
+		"applies to exports":  {"m.onnx", "-o", "o.onnx", "--input", "x:1x2"},
 		"gates the deviation": {"m.onnx", "-o", "o.onnx", "--tolerance", "0.1"},
 	}
 	for want, args := range cases {

@@ -172,8 +172,11 @@ func (o *EvalOptions) validate() (core.Task, []gate.Expr, error) {
 	if err := o.DataFlags.Validate(true); err != nil {
 		return "", nil, err
 	}
-	if o.TopK < 1 || o.Bootstrap < 1 || o.LatencyRuns < 1 || o.Threads < 0 {
-		return "", nil, cmdutil.FlagErrorf("--top-k, --bootstrap and --latency-runs must be positive; --threads not negative")
+	if err := cmdutil.FirstError(
+		cmdutil.Positive(cmdutil.Flag("top-k", o.TopK), cmdutil.Flag("bootstrap", o.Bootstrap), cmdutil.Flag("latency-runs", o.LatencyRuns)),
+		cmdutil.NotNegative(cmdutil.Flag("threads", o.Threads)),
+	); err != nil {
+		return "", nil, err
 	}
 	if o.ZeroDivision != 0 && o.ZeroDivision != 1 {
 		return "", nil, cmdutil.FlagErrorf("--zero-division must be 0 or 1, got %d", o.ZeroDivision)

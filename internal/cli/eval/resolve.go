@@ -52,9 +52,10 @@ func resolveModel(ctx context.Context, arg, url, cacheDir string) (string, error
 		return "", err
 	}
 	defer reg.Close()
+	// ResolveModel's errors name arg and say whether a file or a registry model is missing.
 	local, _, err := registry.ResolveModel(ctx, reg, arg, cacheDir)
 	if err != nil {
-		return "", fmt.Errorf("%s is neither a file nor a model in the registry %s: %w", arg, url, err)
+		return "", err
 	}
 	return local, nil
 }

@@ -110,8 +110,11 @@ or a failed --gate; outputs (report, metrics) are still written.`,
   mlops monitor --reference ref.npy --current logs/ --push http://pushgateway:9091 --output markdown`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Reference == "" || opts.Current == "" {
-				return cmdutil.FlagErrorf("--reference and --current are both required")
+			switch {
+			case opts.Reference == "":
+				return cmdutil.FlagErrorf("--reference is required: the data (or payload logs) to compare with")
+			case opts.Current == "":
+				return cmdutil.FlagErrorf("--current is required: the payload logs to check (folder, .jsonl[.gz] file or blob URL)")
 			}
 			if runF != nil {
 				return runF(opts)
@@ -245,8 +248,8 @@ func coreRequest(opts *MonitorOptions) (core.Request, error) {
 	if opts.DriftShare <= 0 || opts.DriftShare > 1 {
 		return core.Request{}, cmdutil.FlagErrorf("--drift-share %v must be in (0,1]", opts.DriftShare)
 	}
-	if opts.ReferenceRows < 0 || opts.MaxFeatures < 0 {
-		return core.Request{}, cmdutil.FlagErrorf("--reference-rows and --max-features must not be negative")
+	if err := cmdutil.NotNegative(cmdutil.Flag("reference-rows", opts.ReferenceRows), cmdutil.Flag("max-features", opts.MaxFeatures)); err != nil {
+		return core.Request{}, err
 	}
 	var gates []gate.Expr
 	for _, g := range opts.Gates {

@@ -35,7 +35,7 @@ func TestFlags(t *testing.T) {
 		len(o.Gates) != 2 || o.FailOnDrift || o.Method != "psi" || o.DriftShare != 0.5 || o.MaxFeatures != 20 {
 		t.Errorf("options %+v", o)
 	}
-	if _, err := parse(t, "--current", "logs"); err == nil || !strings.Contains(err.Error(), "--reference and --current") {
+	if _, err := parse(t, "--current", "logs"); err == nil || !strings.Contains(err.Error(), "--reference is required") {
 		t.Errorf("missing --reference: %v", err)
 	}
 	if _, err := parse(t, "--reference", "r", "--current", "c", "extra"); err == nil {

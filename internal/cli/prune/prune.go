@@ -102,7 +102,7 @@ temporary file and renamed into place: nothing is left at -o on failure.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.Output, "out", "o", "", "output model path (required)")
+	cmdutil.AddOutFlag(fl, &opts.Output, "output model path (required)")
 	fl.Float64Var(&opts.Sparsity, "sparsity", 0.5, "fraction of weights (or channels with --structured) to remove, in [0, 1)")
 	fl.StringVar(&opts.Scope, "scope", core.ScopeLayer, "layer (each tensor to the target) or global (one threshold)")
 	fl.StringVar(&opts.Criterion, "criterion", core.CriterionL1, "l1 or l2 (the channel norm for --structured)")
@@ -155,8 +155,11 @@ func (o *PruneOptions) Request() (core.Request, error) {
 	if o.Data != "" && !o.HasLabels() {
 		return req, cmdutil.FlagErrorf("--data needs labels to measure accuracy: pass --labels FILE or --label-column NAME")
 	}
-	if o.MaxDrop < 0 || o.MaxDrop >= 1 || o.Threads < 0 {
-		return req, cmdutil.FlagErrorf("--max-drop must be in [0, 1), --threads ≥ 0")
+	if !(o.MaxDrop >= 0 && o.MaxDrop < 1) {
+		return req, cmdutil.FlagErrorf("--max-drop %v is outside [0, 1): give the largest accuracy loss to accept, e.g. 0.01", o.MaxDrop)
+	}
+	if err := cmdutil.NotNegative(cmdutil.Flag("threads", o.Threads)); err != nil {
+		return req, err
 	}
 	req.Eval = o.Spec()
 	req.Session = runtime.SessionOptions{IntraOpThreads: o.Threads}
@@ -172,7 +175,10 @@ func pruneRun(ctx context.Context, o *PruneOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := cmdutil.CheckOutput("--out", req.Output, o.Force); err != nil {
+	if err := cmdutil.CheckInput(req.Input); err != nil {
+		return err
+	}
+	if err := cmdutil.CheckModelOutput("--out", req.Output, o.Force); err != nil {
 		return err
 	}
 	var rt *runtime.Runtime

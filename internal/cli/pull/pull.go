@@ -76,7 +76,7 @@ an interruption nothing is left at PATH.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
-	fl.StringVarP(&opts.Output, "out", "o", ".", "model file to write, or an existing folder")
+	fl.StringVarP(&opts.Output, cmdutil.OutFlag, "o", ".", "model file to write, or an existing folder")
 	fl.BoolVar(&opts.Force, "force", false, "replace existing files (regular files only: devices, FIFOs and links are refused)")
 	fl.IntVar(&opts.PartSizeMiB, "part-size", registry.DefaultPartSize>>20, "download range size in MiB")
 	fl.IntVar(&opts.Concurrency, "concurrency", registry.DefaultConcurrency, "ranges downloaded in parallel")
@@ -92,8 +92,11 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 	if err != nil {
 		return cmdutil.FlagErrorf("%v", err)
 	}
-	if opts.PartSizeMiB < 1 || opts.PartSizeMiB > 1024 || opts.Concurrency < 1 || opts.Concurrency > 64 {
-		return cmdutil.FlagErrorf("--part-size must be 1-1024 MiB and --concurrency 1-64")
+	if opts.PartSizeMiB < 1 || opts.PartSizeMiB > 1024 {
+		return cmdutil.FlagErrorf("--part-size %d: use 1 to 1024 MiB", opts.PartSizeMiB)
+	}
+	if opts.Concurrency < 1 || opts.Concurrency > 64 {
+		return cmdutil.FlagErrorf("--concurrency %d: use 1 to 64", opts.Concurrency)
 	}
 	if opts.Output == cmdutil.StdoutPath {
 		return cmdutil.FlagErrorf("-o -: a model and its data files cannot be written to standard output; give a file or folder (./- for a file named -)")

@@ -95,6 +95,19 @@ func pushRun(ctx context.Context, opts *PushOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := registry.ValidateName(opts.Name); err != nil {
+		return cmdutil.FlagErrorf("NAME: %v", err)
+	}
+	for _, a := range opts.Aliases {
+		if err := registry.ValidateAlias(a); err != nil {
+			return cmdutil.FlagErrorf("--alias: %v", err)
+		}
+	}
+	if opts.Parent != "" {
+		if _, err := registry.ParseRef(opts.Parent); err != nil {
+			return cmdutil.FlagErrorf("--parent: %v", err)
+		}
+	}
 	if opts.PartSizeMiB < 5 || opts.PartSizeMiB > 5<<10 {
 		return cmdutil.FlagErrorf("--part-size %d: use 5 to 5120 MiB (S3's limits)", opts.PartSizeMiB)
 	}

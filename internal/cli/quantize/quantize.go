@@ -22,6 +22,7 @@ type QuantizeOptions struct {
 	Runtime func() (*runtime.Runtime, error)
 
 	Input, Output string
+	Out           string // -o/--out, the same as the OUTPUT argument
 	Force         bool
 
 	Mode, QFormat                             string
@@ -50,7 +51,7 @@ type QuantizeOptions struct {
 func NewCmdQuantize(f *cmdutil.Factory, runF func(*QuantizeOptions) error) *cobra.Command {
 	opts := &QuantizeOptions{IO: f.IO, Format: f.OutputFormat, Runtime: f.Runtime}
 	cmd := &cobra.Command{
-		Use:   "quantize <model.onnx> [<output.onnx>]",
+		Use:   "quantize <model.onnx> [<output.onnx> | -o <output.onnx>]",
 		Short: "Quantize a float ONNX model to int8 or 4-bit weights",
 		Long: `Quantize a float ONNX model (float32, float16 or bfloat16 weights) to
 8-bit integers, or its weights to 4 bits, so ONNX Runtime runs it smaller and
@@ -79,7 +80,7 @@ stays only while a float node still reads it.
 Numerics follow the ONNX operators: round half to even, saturation, zero
 point of the quantized type; biases become int32 where the format needs it.
 
-The output (default: <input>.int8.onnx) is written to a temporary file and
+The output (OUTPUT or -o/--out; default: <input>.int8.onnx) is written to a temporary file and
 renamed into place; nothing is written when quantization fails. Models with
 external data keep using external data.
 
@@ -118,11 +119,18 @@ apply to --calibration-data too. --eval-data and --eval-labels still work.`,
 		Args: cmdutil.RangeArgs(1, 2, "a model to quantize and optionally the output path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Input = args[0]
+			var arg string
 			if len(args) > 1 {
-				opts.Output = args[1]
-			} else {
-				opts.Output = defaultOutput(args[0], opts.Bits)
+				arg = args[1]
 			}
+			out, err := cmdutil.OutputArg(arg, opts.Out)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = defaultOutput(args[0], opts.Bits)
+			}
+			opts.Output = out
 			opts.activationTypeSet = cmd.Flags().Changed("activation-type")
 			opts.modeSet = cmd.Flags().Changed("mode")
 			if runF != nil {
@@ -132,6 +140,7 @@ apply to --calibration-data too. --eval-data and --eval-labels still work.`,
 		},
 	}
 	fl := cmd.Flags()
+	cmdutil.AddOutFlag(fl, &opts.Out, "output model path, as the OUTPUT argument (default: <input>.int8.onnx, .int4.onnx with --bits 4)")
 	fl.StringVar(&opts.Mode, "mode", "dynamic", "dynamic or static")
 	fl.StringVar(&opts.QFormat, "format", "qdq", "static mode output format: qdq or qoperator")
 	fl.StringVar(&opts.WeightType, "weight-type", "int8", "weight type: int8 or uint8")
@@ -241,8 +250,8 @@ func (o *QuantizeOptions) finish(req quant.Request) (quant.Request, error) {
 	if err := o.DataFlags.Validate(true); err != nil {
 		return req, err
 	}
-	if o.CalibrationSamples < 0 || o.Threads < 0 {
-		return req, cmdutil.FlagErrorf("--calibration-samples and --threads must not be negative")
+	if err := cmdutil.NotNegative(cmdutil.Flag("calibration-samples", o.CalibrationSamples), cmdutil.Flag("threads", o.Threads)); err != nil {
+		return req, err
 	}
 	req.Input, req.Output = o.Input, o.Output
 	// Calibration rows are shaped like --data but carry no labels.
@@ -263,7 +272,10 @@ func quantizeRun(ctx context.Context, o *QuantizeOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := cmdutil.CheckOutput("OUTPUT", req.Output, o.Force); err != nil {
+	if err := cmdutil.CheckInput(req.Input); err != nil {
+		return err
+	}
+	if err := cmdutil.CheckModelOutput("OUTPUT", req.Output, o.Force); err != nil {
 		return err
 	}
 	var rt *runtime.Runtime

@@ -122,7 +122,7 @@ not moved and the command exits 3.`,
 	}
 	fl := cmd.Flags()
 	h := &opts.Hyper
-	fl.StringVarP(&opts.Output, "out", "o", "", "output model path (required)")
+	cmdutil.AddOutFlag(fl, &opts.Output, "output model path (required)")
 	fl.BoolVar(&opts.Force, "force", false, "overwrite the output file if it exists")
 	opts.DataFlags.AddFlags(fl, cmdutil.DataFlagsConfig{Data: "training data", Labels: "training labels",
 		Limit: "train on the first N rows of --data only (0: all)", Validation: true, NoBatchSize: true})

@@ -43,7 +43,7 @@ func TestUsageErrors(t *testing.T) {
 		"--data is required":                    {"m.onnx", "-o", "o.onnx"},
 		"--optimizer \"rmsprop\" is not one of": {"m.onnx", "--data", "x.npy", "-o", "o.onnx", "--optimizer", "rmsprop"},
 		"--val-labels needs --val-data":         {"m.onnx", "--data", "x.npy", "-o", "o.onnx", "--val-labels", "y.npy"},
-		"need --push NAME":                      {"m.onnx", "--data", "x.npy", "-o", "o.onnx", "--alias", "production"},
+		"--alias needs --push NAME":             {"m.onnx", "--data", "x.npy", "-o", "o.onnx", "--alias", "production"},
 		"--promote-if compares with a champion": {"m.onnx", "--data", "x.npy", "-o", "o.onnx", "--push", "n", "--promote-if", "accuracy>=0.9"},
 		"--champion is compared on validation":  {"m.onnx", "--data", "x.npy", "-o", "o.onnx", "--push", "n", "--champion", "n@production"},
 		"after 'champion' write +N or -N":       {"m.onnx", "--data", "x.npy", "-o", "o.onnx", "--val-split", "0.1", "--push", "n", "--champion", "n@p", "--promote-if", "accuracy>=champion*2"},

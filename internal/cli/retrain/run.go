@@ -49,6 +49,10 @@ func (o *RetrainOptions) request() (core.Request, error) {
 		v := o.spec(o.ValData, o.ValLabels, 0)
 		req.Val = &v
 	}
+	req.Teacher, req.Champion = o.Teacher, o.Champion // as the run sets them, for the checks
+	if err := req.Validate(); err != nil {
+		return req, &cmdutil.FlagError{Err: err}
+	}
 	return req, nil
 }
 
@@ -170,7 +174,7 @@ func (o *RetrainOptions) Prepare(ctx context.Context) (core.Request, *registry.M
 // checkOutput refuses to overwrite without --force and checks the folder
 // exists before any training starts.
 func checkOutput(path string, force bool) error {
-	return cmdutil.CheckOutput("--out", path, force)
+	return cmdutil.CheckModelOutput("--out", path, force)
 }
 
 // resolve turns a model argument into a local file (a path, or a registry

@@ -38,7 +38,7 @@ func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
 		}
 		return cmdutil.ExitOK
 	}
-	err = classify(err)
+	err = classify(err, args)
 	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
 		err = cause
 	}
@@ -55,13 +55,18 @@ func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
 }
 
 // classify turns the untyped errors cobra itself returns for a wrong command
-// line into usage errors.
-func classify(err error) error {
+// line into usage errors; -o FORMAT on a command without -o gets a hint.
+func classify(err error, args []string) error {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown shorthand flag: 'o'") {
+		if hint := cmdutil.OutputHint(args); hint != "" {
+			return cmdutil.FlagErrorf("%s: %s", msg, hint)
+		}
+	}
 	var flagErr *cmdutil.FlagError
 	if errors.As(err, &flagErr) {
 		return err
 	}
-	msg := err.Error()
 	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "required flag", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "if any flags in the group"} {
 		if strings.HasPrefix(msg, prefix) {
 			return &cmdutil.FlagError{Err: err}

@@ -172,6 +172,11 @@ func setup(f *cmdutil.Factory, g *GlobalOptions, cmd *cobra.Command) error {
 			return err
 		}
 	}
+	if fl := cmd.Flags().Lookup(cmdutil.OutFlag); fl != nil && fl.Changed {
+		if err := cmdutil.CheckOutNotFormat(fl.Value.String()); err != nil {
+			return err
+		}
+	}
 	if g.Quiet && g.Verbose {
 		return cmdutil.FlagErrorf("--quiet and --verbose cannot be used together")
 	}

@@ -69,7 +69,7 @@ func TestCancelledContextExits130(t *testing.T) {
 	cancel(&cmdutil.CancelError{})
 	root.SetArgs([]string{"wait"})
 	_, err := root.ExecuteContextC(ctx)
-	if got := cmdutil.ExitCode(classify(err)); got != cmdutil.ExitInterrupted {
+	if got := cmdutil.ExitCode(classify(err, nil)); got != cmdutil.ExitInterrupted {
 		t.Fatalf("exit %d (err %v), want 130; stderr %s", got, err, errOut)
 	}
 }

@@ -48,7 +48,7 @@ func TestWarmupAndLimitFlags(t *testing.T) {
 		{ServeOptions{CPUArena: "big"}, "--cpu-arena"},
 	} {
 		o := c.opts
-		o.MaxBatchSize, o.QueueSize, o.MaxRequestBytes, o.LogLevel = 1, 1, 1, "info"
+		o.MaxBatchSize, o.QueueSize, o.MaxRequestBytes, o.LogLevel, o.Addr = 1, 1, 1, "info", "127.0.0.1:0"
 		err := o.validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) || cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 			t.Errorf("%+v: %v, want a usage error with %q", c.opts, err, c.want)

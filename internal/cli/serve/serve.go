@@ -185,11 +185,23 @@ the address cannot be bound, 2 on bad flags.`,
 }
 
 func (o *ServeOptions) validate() error {
-	if (o.TLSCert == "") != (o.TLSKey == "") {
-		return cmdutil.FlagErrorf("--tls-cert and --tls-key go together")
+	if o.TLSCert != "" && o.TLSKey == "" {
+		return cmdutil.FlagErrorf("--tls-cert needs --tls-key (the certificate's private key)")
 	}
-	if o.MaxBatchSize < 1 || o.QueueSize < 1 || o.MaxRequestBytes < 1 || o.Instances < 0 || o.IntraOpThreads < 0 {
-		return cmdutil.FlagErrorf("--max-batch-size, --queue-size and --max-request-bytes must be positive, --instances and --intra-op-threads not negative")
+	if o.TLSKey != "" && o.TLSCert == "" {
+		return cmdutil.FlagErrorf("--tls-key needs --tls-cert (the certificate it belongs to)")
+	}
+	if _, port, err := net.SplitHostPort(o.Addr); err != nil {
+		return cmdutil.FlagErrorf("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080 (:8080 for every interface, port 0 for a free one)", o.Addr)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		return cmdutil.FlagErrorf("--addr %q: the port must be a number from 0 to 65535 (or a service name)", o.Addr)
+	}
+	if err := cmdutil.FirstError(
+		cmdutil.Positive(cmdutil.Flag("max-batch-size", o.MaxBatchSize), cmdutil.Flag("queue-size", o.QueueSize)),
+		cmdutil.Positive(cmdutil.Flag("max-request-bytes", o.MaxRequestBytes)),
+		cmdutil.NotNegative(cmdutil.Flag("instances", o.Instances), cmdutil.Flag("intra-op-threads", o.IntraOpThreads)),
+	); err != nil {
+		return err
 	}
 	if o.LogPayloads != "" && (o.LogSample <= 0 || o.LogSample > 1) {
 		return cmdutil.FlagErrorf("--log-sample %g must be in (0, 1]", o.LogSample)

@@ -17,6 +17,7 @@ type ExportOptions struct {
 	Study  string
 	Format string
 	Output string
+	Out    string // -o/--out, the same as the FILE argument
 	Force  bool
 }
 
@@ -24,7 +25,7 @@ type ExportOptions struct {
 func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Command {
 	opts := &ExportOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "export <study.yaml | journal> --format optuna-journal FILE",
+		Use:   "export <study.yaml | journal> --format optuna-journal (FILE | -o FILE)",
 		Short: "Write a study in another tool's format (Optuna's journal)",
 		Long: `Write the study's finished trials as an Optuna journal (--format
 optuna-journal): optuna.storages.JournalStorage(JournalFileStorage(FILE)) loads it
@@ -35,9 +36,21 @@ left out.`,
 		Example: `  mlops tune export study.yaml --format optuna-journal optuna.log
   python3 -c "import optuna; s = optuna.load_study(study_name='fmnist-lr',
       storage=optuna.storages.JournalStorage(optuna.storages.JournalFileStorage('optuna.log'))); print(s.best_params)"`,
-		Args: cmdutil.ExactArgs(2, "a study file or journal and the output FILE"),
+		Args: cmdutil.RangeArgs(1, 2, "a study file or journal and the output FILE (or -o FILE)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Study, opts.Output = args[0], args[1]
+			opts.Study = args[0]
+			var arg string
+			if len(args) > 1 {
+				arg = args[1]
+			}
+			out, err := cmdutil.OutputArg(arg, opts.Out)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return cmdutil.FlagErrorf("say where to write the journal: FILE or -o FILE")
+			}
+			opts.Output = out
 			if opts.Format != "optuna-journal" {
 				return cmdutil.FlagErrorf("--format %q: the only export format is optuna-journal", opts.Format)
 			}
@@ -47,6 +60,7 @@ left out.`,
 			return exportRun(cmd.Context(), opts)
 		},
 	}
+	cmdutil.AddOutFlag(cmd.Flags(), &opts.Out, "file to write, as the FILE argument")
 	cmd.Flags().StringVar(&opts.Format, "format", "optuna-journal", "output format: optuna-journal")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "overwrite FILE if it exists")
 	return cmd

@@ -37,7 +37,8 @@ type Resolved struct {
 }
 
 // Loader resolves model references and opens backends. Resolve is called by
-// every reload and poll, so it should be cheap when nothing changed.
+// every reload and poll, so it should be cheap when nothing changed; its
+// errors name ref (the engine passes them on as they are).
 type Loader interface {
 	Resolve(ctx context.Context, ref string) (Resolved, error)
 	Open(ctx context.Context, r Resolved) (Backend, error)

@@ -189,7 +189,7 @@ func (e *Engine) swapIn(ctx context.Context, m *model, slot *atomic.Pointer[vers
 	if err != nil {
 		e.loadOutcome(name, "", err)
 		log.Error("model resolve failed; the serving version (if any) keeps serving", "error", err.Error())
-		return false, fmt.Errorf("resolve %s: %w", ref, err)
+		return false, err // Loader.Resolve's errors name ref
 	}
 	old := slot.Load()
 	if old != nil && old.meta.Version == r.Version {

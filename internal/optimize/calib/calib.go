@@ -54,16 +54,16 @@ func (o Options) Validate() error {
 	switch o.Method {
 	case MinMax, Percentile, Entropy:
 	default:
-		return fmt.Errorf("unknown calibration method %q: use minmax, percentile or entropy", o.Method)
+		return fmt.Errorf("--calibration-method %q: use minmax, percentile or entropy", o.Method)
 	}
 	if o.Percentile <= 50 || o.Percentile > 100 {
-		return fmt.Errorf("percentile %g out of range: use a value in (50, 100], e.g. 99.999", o.Percentile)
+		return fmt.Errorf("--percentile %g is out of range: use a value in (50, 100], e.g. 99.999", o.Percentile)
 	}
 	if o.Bins < 16 || o.Bins > 1<<20 || o.Bins%2 != 0 {
-		return fmt.Errorf("calibration bins %d: use an even number between 16 and 1048576", o.Bins)
+		return fmt.Errorf("--calibration-bins %d: use an even number between 16 and 1048576", o.Bins)
 	}
 	if o.Method == Entropy && (o.QuantizedBins < 2 || o.QuantizedBins > o.Bins/2) {
-		return fmt.Errorf("entropy quantized bins %d: use a value between 2 and half the bins (%d)", o.QuantizedBins, o.Bins/2)
+		return fmt.Errorf("--calibration-quantized-bins %d: use a value between 2 and half the bins (%d)", o.QuantizedBins, o.Bins/2)
 	}
 	return nil
 }

@@ -59,22 +59,22 @@ func ParsePattern(s string) (nm NM, ok bool, err error) {
 	return NM{N: n, M: m}, true, nil
 }
 
-// Validate checks the options and fills defaults.
+// Validate checks the options and fills defaults; errors name the flag to fix.
 func (o *Options) Validate() error {
 	if math.IsNaN(o.Sparsity) || o.Sparsity < 0 || o.Sparsity >= 1 {
-		return fmt.Errorf("sparsity %v is outside [0, 1): give the fraction to remove, e.g. 0.5", o.Sparsity)
+		return fmt.Errorf("--sparsity %v is outside [0, 1): give the fraction to remove, e.g. 0.5", o.Sparsity)
 	}
 	if o.Scope == "" {
 		o.Scope = ScopeLayer
 	}
 	if o.Scope != ScopeLayer && o.Scope != ScopeGlobal {
-		return fmt.Errorf("scope %q: want %q or %q", o.Scope, ScopeLayer, ScopeGlobal)
+		return fmt.Errorf("--scope %q: want %q or %q", o.Scope, ScopeLayer, ScopeGlobal)
 	}
 	if o.Criterion == "" {
 		o.Criterion = CriterionL1
 	}
 	if o.Criterion != CriterionL1 && o.Criterion != CriterionL2 {
-		return fmt.Errorf("criterion %q: want %q or %q", o.Criterion, CriterionL1, CriterionL2)
+		return fmt.Errorf("--criterion %q: want %q or %q", o.Criterion, CriterionL1, CriterionL2)
 	}
 	if o.Pattern == "" {
 		o.Pattern = PatternUnstructured
@@ -94,11 +94,11 @@ func (o *Options) Validate() error {
 	}
 	for _, op := range o.OpTypes {
 		if !supportedOp(op) {
-			return fmt.Errorf("op type %q cannot be pruned: choose from Conv, Gemm, MatMul", op)
+			return fmt.Errorf("--op-types %q: this op type cannot be pruned; choose from Conv, Gemm, MatMul", op)
 		}
 	}
 	if o.MinParams < 0 {
-		return fmt.Errorf("min-params %d is negative", o.MinParams)
+		return fmt.Errorf("--min-params must not be negative, got %d", o.MinParams)
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ type Request struct {
 // nil otherwise.
 func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error) {
 	if req.MaxDrop < 0 || req.MaxDrop >= 1 {
-		return nil, fmt.Errorf("max-drop %v is outside [0, 1): give the largest accuracy loss to accept, e.g. 0.01", req.MaxDrop)
+		return nil, fmt.Errorf("--max-drop %v is outside [0, 1): give the largest accuracy loss to accept, e.g. 0.01", req.MaxDrop)
 	}
 	if req.MaxDrop > 0 && req.Eval.Path == "" {
 		return nil, errors.New("--max-drop needs --eval-data (with labels) to measure accuracy")

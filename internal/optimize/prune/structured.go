@@ -289,7 +289,7 @@ func (p *channelPlan) consume(g *onnx.Graph, w *onnxpb.TensorProto, axis, block 
 func channelNorms(st *onnx.TensorStream, w *onnxpb.TensorProto, axis int, criterion string) ([]float64, error) {
 	f32, err := st.Float32s(w)
 	if err != nil {
-		return nil, fmt.Errorf("read weight %q: %w", w.GetName(), err)
+		return nil, onnx.TensorError("read weight", w, err)
 	}
 	vals := make([]float64, len(f32))
 	for i, v := range f32 {
@@ -435,7 +435,7 @@ func pruneStructured(m *onnx.Model, st *onnx.TensorStream, o *Options, r *Report
 		layer.ShapeAfter = append([]int64(nil), plan.weight.GetDims()...)
 		vals, err := st.Float32s(plan.weight)
 		if err != nil {
-			return fmt.Errorf("read weight %q: %w", plan.weight.GetName(), err)
+			return onnx.TensorError("read weight", plan.weight, err)
 		}
 		_, _, zeros := importance(vals, o.Criterion, nil)
 		layer.SparsityAfter = ratio(zeros, after)

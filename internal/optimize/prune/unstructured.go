@@ -65,7 +65,7 @@ func countTrue(mask []bool) int64 {
 func weightValues(st *onnx.TensorStream, t *onnxpb.TensorProto, f32 []float32) ([]byte, []float32, error) {
 	raw, err := st.Bytes(t)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read weight %q: %w", t.GetName(), err)
+		return nil, nil, onnx.TensorError("read weight", t, err)
 	}
 	dt := onnx.TypeOf(t)
 	if dt != onnx.Float && dt != onnx.Float16 && dt != onnx.BFloat16 && dt != onnx.Double {

@@ -116,7 +116,7 @@ func (r *rewriter) blockWeight(node string, op string, t *nbitsTarget, hessian [
 	name := t.c.tensor.GetName()
 	vals, err := r.reader.floats(t.c.tensor)
 	if err != nil {
-		return nil, "", fmt.Errorf("read weight %s: %w", name, err)
+		return nil, "", onnx.TensorError("read weight", t.c.tensor, err)
 	}
 	alg := r.opts.algorithm()
 	o := BlockOptions{BlockSize: r.opts.blockSize(), Bits: 4, Symmetric: r.opts.Symmetric4, Algorithm: alg, Hessian: hessian}

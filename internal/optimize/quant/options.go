@@ -140,14 +140,14 @@ func (o Options) Validate() error {
 		switch o.Algorithm {
 		case "", RTN, HQQ, GPTQ:
 		default:
-			return fmt.Errorf("unknown algorithm %q: use rtn, hqq or gptq", o.Algorithm)
+			return fmt.Errorf("--algorithm %q: use rtn, hqq or gptq", o.Algorithm)
 		}
 		if o.AccuracyLevel < 0 || o.AccuracyLevel > 4 {
 			return fmt.Errorf("--accuracy-level %d: use 0 (unset), 1 (fp32), 2 (fp16), 3 (bf16) or 4 (int8)", o.AccuracyLevel)
 		}
 		for _, t := range o.OpTypes {
 			if !slices.Contains(nbitsOpTypes, t) {
-				return fmt.Errorf("op type %q cannot be quantized to 4 bits: choose from %s", t, strings.Join(nbitsOpTypes, ", "))
+				return fmt.Errorf("--op-types %q: this op type cannot be quantized to 4 bits; choose from %s", t, strings.Join(nbitsOpTypes, ", "))
 			}
 		}
 		for _, p := range o.KeepFP {
@@ -167,17 +167,17 @@ func (o Options) Validate() error {
 	switch o.Mode {
 	case Dynamic, Static:
 	default:
-		return fmt.Errorf("unknown mode %q: use dynamic or static", o.Mode)
+		return fmt.Errorf("--mode %q: use dynamic or static", o.Mode)
 	}
 	switch o.Format {
 	case QDQ, QOperator:
 	default:
-		return fmt.Errorf("unknown format %q: use qdq or qoperator", o.Format)
+		return fmt.Errorf("--format %q: use qdq or qoperator", o.Format)
 	}
 	supported := SupportedOpTypes(o.Mode)
 	for _, t := range o.OpTypes {
 		if !slices.Contains(supported, t) {
-			return fmt.Errorf("op type %q cannot be quantized in %s mode: choose from %s", t, o.Mode, strings.Join(supported, ", "))
+			return fmt.Errorf("--op-types %q: this op type cannot be quantized in %s mode; choose from %s", t, o.Mode, strings.Join(supported, ", "))
 		}
 	}
 	for _, t := range o.PerChannel {

@@ -45,7 +45,7 @@ func (r *rewriter) weight(c *constant, v weightVariant) (*qweight, string, error
 	}
 	data, err := r.reader.floats(t)
 	if err != nil {
-		return nil, "", fmt.Errorf("read weight %s: %w", t.GetName(), err)
+		return nil, "", onnx.TensorError("read weight", t, err)
 	}
 	var known *[2]float32
 	if lo, hi, ok := r.reader.rangeOf(t); ok && !v.perChannel {
@@ -172,7 +172,7 @@ func (r *rewriter) constFloats(c *constant) ([]float32, []int64, string, error) 
 	}
 	v, err := r.reader.floats(c.tensor)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("read %s: %w", c.tensor.GetName(), err)
+		return nil, nil, "", onnx.TensorError("read", c.tensor, err)
 	}
 	if c.transposed {
 		d := c.tensor.GetDims()
