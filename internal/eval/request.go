@@ -5,6 +5,7 @@ import (
 
 	"github.com/mlops-dev/mlops/internal/data"
 	"github.com/mlops-dev/mlops/internal/gate"
+	"github.com/mlops-dev/mlops/internal/infer"
 	"github.com/mlops-dev/mlops/internal/runtime"
 )
 
@@ -52,6 +53,10 @@ type Request struct {
 
 	// Session configures the sessions Run opens.
 	Session runtime.SessionOptions
+
+	// Progress, when set, is told about every batch of the evaluation pass
+	// of the model and of the baseline.
+	Progress infer.Progress
 }
 
 func (r Request) withDefaults() Request {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -241,6 +242,7 @@ func (run *modelRun) collect(ctx context.Context, path string, req Request) erro
 	}
 	c := NewCollector(req.Task, run.output)
 	err = infer.Each(ctx, src, func(b *data.Batch, feed map[string]*runtime.Tensor) error {
+		req.Progress.Batch("evaluate "+filepath.Base(path), src, b)
 		t0 := time.Now()
 		res, err := run.session.Run(ctx, feed, []string{run.output})
 		d := time.Since(t0)

@@ -236,7 +236,11 @@ func evalRun(ctx context.Context, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
-	report, err := core.Run(ctx, rt, o.request(task, gates))
+	req := o.request(task, gates)
+	var finish func()
+	req.Progress, finish = cmdutil.DataProgress(o.IO)
+	report, err := core.Run(ctx, rt, req)
+	finish()
 	var um *gate.UnknownMetricError
 	if errors.As(err, &um) {
 		return cmdutil.FlagErrorf("%v", err) // a typo in --gate is a usage error

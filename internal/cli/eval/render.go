@@ -79,7 +79,7 @@ func render(io *cmdutil.IOStreams, format cmdutil.Format, r *core.Report) error 
 		}
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(io.ErrOut, "note: %s\n", n)
+		io.Statusf("note: %s", n) // a status message: --quiet leaves only the results
 	}
 	return nil
 }

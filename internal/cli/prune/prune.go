@@ -187,11 +187,18 @@ func pruneRun(ctx context.Context, o *PruneOptions) error {
 			return err
 		}
 	}
-	req.Progress = func(st core.SearchStep) {
-		o.IO.Statusf("sparsity %.3f: accuracy %.4f (drop %.4f)", st.Sparsity, st.Accuracy, st.Drop)
-	}
 	o.IO.Statusf("pruning %s", req.Input)
+	var search *cmdutil.StepProgress
+	if req.MaxDrop > 0 {
+		search = cmdutil.NewStepProgress(o.IO, core.MaxSearchSteps, "searching the sparsity")
+		req.Progress = func(st core.SearchStep) {
+			search.Step("sparsity %.3f: accuracy %.4f (drop %.4f)", st.Sparsity, st.Accuracy, st.Drop)
+		}
+	}
 	rep, err := core.Run(ctx, rt, req)
+	if search != nil {
+		search.Finish()
+	}
 	if errors.Is(err, core.ErrNothingToPrune) && rep != nil {
 		// A clear no-op: say what was looked at and why nothing qualified.
 		if format == cmdutil.FormatJSON {

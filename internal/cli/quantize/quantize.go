@@ -295,7 +295,10 @@ func quantizeRun(ctx context.Context, o *QuantizeOptions) error {
 	} else {
 		o.IO.Statusf("quantizing %s (%s)", req.Input, req.Options.Mode)
 	}
+	var finish func()
+	req.Progress, finish = cmdutil.DataProgress(o.IO)
 	rep, err := quant.Run(ctx, rt, req)
+	finish()
 	if err != nil {
 		return err
 	}

@@ -164,6 +164,9 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	return r, nil
 }
 
+// MaxSearchSteps is the most sparsities searchSparsity tries (the upper end, then bisections).
+const MaxSearchSteps = 8
+
 // searchSparsity bisects the sparsity so the accuracy drop stays within
 // MaxDrop, and returns the pruned model of the largest passing sparsity.
 func searchSparsity(ctx context.Context, rt *runtime.Runtime, src *onnx.Model, req Request, base float64) (*onnx.Model, *Report, []SearchStep, error) {
@@ -206,7 +209,7 @@ func searchSparsity(ctx context.Context, rt *runtime.Runtime, src *onnx.Model, r
 	lo := 0.0
 	var best *onnx.Model
 	var bestR *Report
-	for i := 0; i < 7 && hi-lo > 0.005; i++ {
+	for i := 1; i < MaxSearchSteps && hi-lo > 0.005; i++ {
 		mid := (lo + hi) / 2
 		m, r, ok, err := try(mid)
 		if err != nil {

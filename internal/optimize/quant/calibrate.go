@@ -27,6 +27,8 @@ type CalibrationOptions struct {
 	MaxSamples int
 	// Session configures the ORT session that runs the float model.
 	Session runtime.SessionOptions
+	// Progress, when set, is told about every calibration batch.
+	Progress infer.Progress
 }
 
 // CalibrationStats describe a calibration run for the report.
@@ -124,6 +126,7 @@ func Calibrate(ctx context.Context, rt *runtime.Runtime, m *onnx.Model, tensors 
 		if err != nil {
 			return nil, nil, fmt.Errorf("calibration data: %w", err)
 		}
+		o.Progress.Batch("calibrate", src, b)
 		feeds, err := infer.Feed(b)
 		if err != nil {
 			return nil, nil, err

@@ -45,7 +45,8 @@ type snrAcc struct{ signal, noise float64 }
 // Evaluate runs both models over spec and compares them. layers name the
 // tensors to compare (see Result.Layers); ones missing from either model
 // (for example when QOperator fused the dequantization away) are skipped.
-func Evaluate(ctx context.Context, rt *runtime.Runtime, floatPath, quantPath string, layers []Layer, spec data.Spec, so runtime.SessionOptions) (*EvalReport, error) {
+// progress, when set, is told about every batch.
+func Evaluate(ctx context.Context, rt *runtime.Runtime, floatPath, quantPath string, layers []Layer, spec data.Spec, so runtime.SessionOptions, progress infer.Progress) (*EvalReport, error) {
 	fm, err := onnx.Load(floatPath)
 	if err != nil {
 		return nil, err
@@ -112,6 +113,7 @@ func Evaluate(ctx context.Context, rt *runtime.Runtime, floatPath, quantPath str
 		if err != nil {
 			return nil, fmt.Errorf("eval data: %w", err)
 		}
+		progress.Batch("compare float and quantized", src, b)
 		feeds, err := infer.Feed(b)
 		if err != nil {
 			return nil, err

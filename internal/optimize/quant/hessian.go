@@ -70,6 +70,7 @@ func NewHessianFunc(rt *runtime.Runtime, m *onnx.Model, open func(context.Contex
 			if err != nil {
 				return nil, fmt.Errorf("calibration data: %w", err)
 			}
+			o.Progress.Batch("gptq statistics", src, b)
 			feeds, err := infer.Feed(b)
 			if err != nil {
 				return nil, err

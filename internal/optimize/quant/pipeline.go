@@ -31,6 +31,10 @@ type Request struct {
 
 	// Session configures every ORT session the run opens.
 	Session runtime.SessionOptions
+
+	// Progress, when set, is told about every batch of calibration and
+	// comparison data.
+	Progress infer.Progress
 }
 
 // Report is what a run prints; JSON field names are a contract.
@@ -130,7 +134,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 			return nil, err
 		}
 		co := req.CalibrationOpts
-		co.Session = req.Session
+		co.Session, co.Progress = req.Session, req.Progress
 		hess = NewHessianFunc(rt, m, func(ctx context.Context) (data.Source, error) { return data.Open(ctx, spec) }, co)
 	}
 	var ranges map[string]Range
@@ -144,7 +148,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 			return nil, fmt.Errorf("calibration data: %w", err)
 		}
 		co := req.CalibrationOpts
-		co.Session = req.Session
+		co.Session, co.Progress = req.Session, req.Progress
 		ranges, rep.Calibration, err = Calibrate(ctx, rt, m, CalibrationTensors(m, o), src, co)
 		src.Close()
 		if err != nil {
@@ -181,7 +185,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 		rep.SizeRatio = float64(rep.BytesAfter) / float64(rep.BytesBefore)
 	}
 	if req.Eval.Path != "" {
-		if rep.Eval, err = Evaluate(ctx, rt, req.Input, req.Output, res.Layers, req.Eval, req.Session); err != nil {
+		if rep.Eval, err = Evaluate(ctx, rt, req.Input, req.Output, res.Layers, req.Eval, req.Session, req.Progress); err != nil {
 			return rep, fmt.Errorf("evaluate (the quantized model was written to %s): %w", req.Output, err)
 		}
 	}
