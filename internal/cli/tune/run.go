@@ -109,6 +109,9 @@ Flags override the study file for one run.`,
   mlops tune run --worker study.yaml          # on each of N machines, storage: s3://...
   mlops tune run study.yaml --output json --report study.html
 
+  # ASHA over retrain's learning rate and batch size for the testdata MLP
+  mlops tune run testdata/tune/retrain-asha.yaml
+
   # push the best model; move production only if it beats the model there
   mlops tune run study.yaml --push fmnist --alias production --champion fmnist@production \
       --promote-if 'accuracy>=champion+0.002' --data x_val.npy --labels y_val.npy`,
