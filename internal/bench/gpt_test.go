@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,9 +25,14 @@ import (
 // .cache/gpt on first use; it needs /usr/bin/python3 with python3-torch).
 // In one run it quantizes the model with the built binary to int8 (dynamic)
 // and to 4 bits with rtn, hqq and gptq at block 32 and 128, and measures for
-// each: file size against fp32, held-out perplexity (16 windows of 128
-// tokens, ORT), and ORT latency per token at batch 1, both for a 128-token
-// forward pass (per token) and for a single-token forward.
+// each the file size against fp32 and the held-out perplexity (16 windows of
+// 128 tokens, ORT). Latency is then measured on all variants at once, one
+// ORT thread each, round-robin (each round starts at the next variant) for
+// MLOPS_GPT_ROUNDS rounds (default 30), so that whatever else loads the
+// machine falls on every variant alike: per token of a 128-token forward
+// pass, and of a 1-token forward (batch 1). It reports the median and
+// interquartile range per variant, and the median over rounds of each
+// variant's time over fp32's in the same round.
 func BenchmarkGPT4Bit(b *testing.B) {
 	dir := gptModel(b)
 	rt := testutil.Runtime(b)
@@ -36,81 +43,127 @@ func BenchmarkGPT4Bit(b *testing.B) {
 	type variant struct {
 		name string
 		args []string
+		path string
 	}
-	variants := []variant{{"fp32", nil}, {"int8", []string{}}}
+	variants := []*variant{{name: "fp32"}, {name: "int8", args: []string{}}}
 	for _, bs := range []string{"32", "128"} {
 		for _, alg := range []string{"rtn", "hqq", "gptq"} {
 			args := []string{"--bits", "4", "--algorithm", alg, "--block-size", bs}
 			if alg == "gptq" {
 				args = append(args, "--calibration-data", filepath.Join(dir, "calib.npy"), "--calibration-samples", "8", "--batch-size", "4")
 			}
-			variants = append(variants, variant{"int4-" + alg + "-b" + bs, args})
+			variants = append(variants, &variant{name: "int4-" + alg + "-b" + bs, args: args})
 		}
 	}
 	held := readInt64NPY(b, filepath.Join(dir, "heldout.npy"))
-	fmt.Printf("%-16s %9s %8s %10s %12s %12s %9s\n", "model", "size MB", "of fp32", "perplexity", "ms/token@128", "ms/token@1", "quant s")
-	var fpBytes float64
-	var fpPPL float64
+	fmt.Printf("%-16s %9s %8s %10s %9s\n", "model", "size MB", "of fp32", "perplexity", "quant s")
+	var fpBytes, fpPPL float64
 	for _, v := range variants {
-		path := fp
+		v.path = fp
 		qs := 0.0
 		if v.args != nil {
-			path = filepath.Join(work, v.name+".onnx")
-			args := append([]string{"quantize", fp, path, "--output", "json", "--force"}, v.args...)
+			v.path = filepath.Join(work, v.name+".onnx")
+			args := append([]string{"quantize", fp, v.path, "--output", "json", "--force"}, v.args...)
 			start := time.Now()
-			out, err := exec.Command(bin, args...).Output()
-			if err != nil {
+			if out, err := exec.Command(bin, args...).Output(); err != nil {
 				b.Fatalf("%s: %v %s", v.name, err, exitStderr(err))
+			} else if !json.Valid(out) {
+				b.Fatalf("%s: report is not JSON: %s", v.name, out)
 			}
 			qs = time.Since(start).Seconds()
-			var rep struct {
-				BytesAfter int64 `json:"bytes_after"`
-			}
-			if err := json.Unmarshal(out, &rep); err != nil {
-				b.Fatal(err)
-			}
 		}
-		size := fileBytes(path) + fileBytes(path+".data")
+		size := fileBytes(v.path) + fileBytes(v.path+".data")
 		if v.name == "fp32" {
 			fpBytes = size
 		}
-		ppl, per128, per1 := gptMeasure(b, rt, path, held)
+		ppl := gptPerplexity(b, rt, v.path, held)
 		if v.name == "fp32" {
 			fpPPL = ppl
 		}
-		fmt.Printf("%-16s %9.1f %7.1f%% %10.2f %12.2f %12.2f %9.1f\n", v.name, size/1e6, 100*size/fpBytes, ppl, per128, per1, qs)
+		fmt.Printf("%-16s %9.1f %7.1f%% %10.2f %9.1f\n", v.name, size/1e6, 100*size/fpBytes, ppl, qs)
 		b.ReportMetric(100*size/fpBytes, v.name+"-size-%")
 		b.ReportMetric(ppl/fpPPL, v.name+"-ppl/fp32")
-		b.ReportMetric(per1, v.name+"-ms/token")
+	}
+
+	rounds := 30
+	if s := os.Getenv("MLOPS_GPT_ROUNDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("MLOPS_GPT_ROUNDS=%q: want a positive number", s)
+		}
+		rounds = n
+	}
+	runs := make([]func([]int64), len(variants))
+	for i, v := range variants {
+		s, err := rt.NewSession(v.path, runtime.SessionOptions{IntraOpThreads: 1, InterOpThreads: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		runs[i] = func(ids []int64) { gptRun(b, s, ids) }
+	}
+	long, short := held[0][:128], held[0][:1]
+	for _, run := range runs { // warm-up: first runs allocate
+		run(long)
+		run(short)
+	}
+	// per128[i][r], per1[i][r]: variant i in round r, ms per token.
+	per128 := make([][]float64, len(variants))
+	per1 := make([][]float64, len(variants))
+	const shortRuns = 5 // 1-token passes per round, the median kept
+	for r := 0; r < rounds; r++ {
+		for j := range variants {
+			i := (r + j) % len(variants)
+			start := time.Now()
+			runs[i](long)
+			per128[i] = append(per128[i], time.Since(start).Seconds()*1e3/128)
+			var one []float64
+			for k := 0; k < shortRuns; k++ {
+				start := time.Now()
+				runs[i](short)
+				one = append(one, time.Since(start).Seconds()*1e3)
+			}
+			per1[i] = append(per1[i], quantile(one, 0.5))
+		}
+	}
+	fmt.Printf("\nlatency, 1 ORT thread, %d interleaved rounds: median [IQR] ms, and median of the per-round ratio to fp32\n", rounds)
+	fmt.Printf("%-16s %22s %8s %22s %8s\n", "model", "ms/token (128-token)", "x fp32", "ms (1-token pass)", "x fp32")
+	for i, v := range variants {
+		r128, r1 := ratios(per128[i], per128[0]), ratios(per1[i], per1[0])
+		fmt.Printf("%-16s %8.2f [%5.2f-%5.2f] %7.2fx %8.2f [%5.2f-%5.2f] %7.2fx\n", v.name,
+			quantile(per128[i], 0.5), quantile(per128[i], 0.25), quantile(per128[i], 0.75), quantile(r128, 0.5),
+			quantile(per1[i], 0.5), quantile(per1[i], 0.25), quantile(per1[i], 0.75), quantile(r1, 0.5))
+		b.ReportMetric(quantile(per1[i], 0.5), v.name+"-ms/token")
+		b.ReportMetric(quantile(r1, 0.5), v.name+"-1tok/fp32")
+		b.ReportMetric(quantile(r128, 0.5), v.name+"-128tok/fp32")
 	}
 }
 
-// gptMeasure returns held-out perplexity and ORT latency per token (ms) for
-// a 128-token forward pass and for a 1-token one; latencies are the best of
-// several runs.
-func gptMeasure(b *testing.B, rt *runtime.Runtime, path string, held [][]int64) (ppl, per128, per1 float64) {
+// gptRun runs one forward pass of the ids (batch 1) and returns the logits.
+func gptRun(b *testing.B, s *runtime.Session, ids []int64) []float32 {
+	out, err := s.Run(context.Background(), map[string]*runtime.Tensor{"input_ids": runtime.NewTensorInt64([]int64{1, int64(len(ids))}, ids)}, []string{"logits"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := out["logits"].Float32s()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// gptPerplexity is the held-out perplexity over 16 windows of 128 tokens.
+func gptPerplexity(b *testing.B, rt *runtime.Runtime, path string, held [][]int64) float64 {
 	s, err := rt.NewSession(path, runtime.SessionOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	ctx := context.Background()
-	run := func(ids []int64) []float32 {
-		out, err := s.Run(ctx, map[string]*runtime.Tensor{"input_ids": runtime.NewTensorInt64([]int64{1, int64(len(ids))}, ids)}, []string{"logits"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		v, err := out["logits"].Float32s()
-		if err != nil {
-			b.Fatal(err)
-		}
-		return v
-	}
 	const vocab = 8192
 	var nll float64
 	var count int
 	for _, w := range held[:16] {
-		logits := run(w[:128])
+		logits := gptRun(b, s, w[:128])
 		for t := 0; t < 128; t++ {
 			row := logits[t*vocab : (t+1)*vocab]
 			mx := row[0]
@@ -125,18 +178,28 @@ func gptMeasure(b *testing.B, rt *runtime.Runtime, path string, held [][]int64) 
 			count++
 		}
 	}
-	best := func(n int, ids []int64) float64 {
-		bestD := time.Duration(math.MaxInt64)
-		for i := 0; i < n; i++ {
-			start := time.Now()
-			run(ids)
-			bestD = min(bestD, time.Since(start))
-		}
-		return bestD.Seconds() * 1e3
+	return math.Exp(nll / float64(count))
+}
+
+// quantile is the q-quantile of v (linear interpolation between ranks).
+func quantile(v []float64, q float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	pos := q * float64(len(s)-1)
+	lo := int(pos)
+	if lo+1 >= len(s) {
+		return s[len(s)-1]
 	}
-	per128 = best(3, held[0][:128]) / 128
-	per1 = best(10, held[0][:1])
-	return math.Exp(nll / float64(count)), per128, per1
+	return s[lo] + (pos-float64(lo))*(s[lo+1]-s[lo])
+}
+
+// ratios is a[r] / base[r] for every round r.
+func ratios(a, base []float64) []float64 {
+	out := make([]float64, len(a))
+	for r := range a {
+		out[r] = a[r] / base[r]
+	}
+	return out
 }
 
 // gptModel returns .cache/gpt, generating the model there first if needed.

@@ -228,8 +228,9 @@ func (w *BlockWeight) quantizeRows(wt []float32, o BlockOptions) error {
 		})
 	case HQQ:
 		parallelFor(N*kb, func(a, b int) {
+			var sc hqqScratch
 			for i := a; i < b; i++ {
-				w.hqqBlock(wt, i)
+				w.hqqBlock(wt, i, &sc)
 			}
 		})
 	case GPTQ:

@@ -12,8 +12,8 @@ import (
 )
 
 // TestSyntheticEncoderInt4Cosine is the acceptance check on the MiniLM-size
-// encoder: 4-bit block 32 with gptq stays at cosine >= 0.98 to float32;
-// the data-free algorithms keep >= 0.97 on these Gaussian random weights,
+// encoder: 4-bit block 32 with gptq and with the default hqq stays at
+// cosine >= 0.98 to float32 (rtn >= 0.97 on these Gaussian random weights),
 // hqq and gptq are no worse than rtn, and the report has every weight
 // MatMul's reconstruction error.
 func TestSyntheticEncoderInt4Cosine(t *testing.T) {
@@ -54,7 +54,7 @@ func TestSyntheticEncoderInt4Cosine(t *testing.T) {
 		}
 		cos[alg] = cosine(run(t, rt, out, in), want)
 		t.Logf("%s: cosine %.5f, size %.1f%% of fp32", alg, cos[alg], 100*rep.SizeRatio)
-		if floor := map[Algorithm]float64{RTN: 0.97, HQQ: 0.97, GPTQ: 0.98}[alg]; cos[alg] < floor {
+		if floor := map[Algorithm]float64{RTN: 0.97, HQQ: 0.98, GPTQ: 0.98}[alg]; cos[alg] < floor {
 			t.Errorf("%s: cosine %.4f < %.2f", alg, cos[alg], floor)
 		}
 		m, err := onnx.Load(out)
