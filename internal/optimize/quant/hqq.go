@@ -30,8 +30,8 @@ const (
 
 // hqqScratch is reused across the blocks one goroutine quantizes.
 type hqqScratch struct {
-	dev    []float64
-	steps  []uint64
+	dev   []float64
+	steps []uint64
 }
 
 func (w *BlockWeight) hqqBlock(wt []float32, i int, sc *hqqScratch) {
