@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -123,19 +122,19 @@ func BenchmarkGPT4Bit(b *testing.B) {
 				runs[i](short)
 				one = append(one, time.Since(start).Seconds()*1e3)
 			}
-			per1[i] = append(per1[i], quantile(one, 0.5))
+			per1[i] = append(per1[i], testutil.Quantile(one, 0.5))
 		}
 	}
 	fmt.Printf("\nlatency, 1 ORT thread, %d interleaved rounds: median [IQR] ms, and median of the per-round ratio to fp32\n", rounds)
 	fmt.Printf("%-16s %22s %8s %22s %8s\n", "model", "ms/token (128-token)", "x fp32", "ms (1-token pass)", "x fp32")
 	for i, v := range variants {
-		r128, r1 := ratios(per128[i], per128[0]), ratios(per1[i], per1[0])
+		r128, r1 := testutil.Ratios(per128[i], per128[0]), testutil.Ratios(per1[i], per1[0])
 		fmt.Printf("%-16s %8.2f [%5.2f-%5.2f] %7.2fx %8.2f [%5.2f-%5.2f] %7.2fx\n", v.name,
-			quantile(per128[i], 0.5), quantile(per128[i], 0.25), quantile(per128[i], 0.75), quantile(r128, 0.5),
-			quantile(per1[i], 0.5), quantile(per1[i], 0.25), quantile(per1[i], 0.75), quantile(r1, 0.5))
-		b.ReportMetric(quantile(per1[i], 0.5), v.name+"-ms/token")
-		b.ReportMetric(quantile(r1, 0.5), v.name+"-1tok/fp32")
-		b.ReportMetric(quantile(r128, 0.5), v.name+"-128tok/fp32")
+			testutil.Quantile(per128[i], 0.5), testutil.Quantile(per128[i], 0.25), testutil.Quantile(per128[i], 0.75), testutil.Quantile(r128, 0.5),
+			testutil.Quantile(per1[i], 0.5), testutil.Quantile(per1[i], 0.25), testutil.Quantile(per1[i], 0.75), testutil.Quantile(r1, 0.5))
+		b.ReportMetric(testutil.Quantile(per1[i], 0.5), v.name+"-ms/token")
+		b.ReportMetric(testutil.Quantile(r1, 0.5), v.name+"-1tok/fp32")
+		b.ReportMetric(testutil.Quantile(r128, 0.5), v.name+"-128tok/fp32")
 	}
 }
 
@@ -179,27 +178,6 @@ func gptPerplexity(b *testing.B, rt *runtime.Runtime, path string, held [][]int6
 		}
 	}
 	return math.Exp(nll / float64(count))
-}
-
-// quantile is the q-quantile of v (linear interpolation between ranks).
-func quantile(v []float64, q float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	pos := q * float64(len(s)-1)
-	lo := int(pos)
-	if lo+1 >= len(s) {
-		return s[len(s)-1]
-	}
-	return s[lo] + (pos-float64(lo))*(s[lo+1]-s[lo])
-}
-
-// ratios is a[r] / base[r] for every round r.
-func ratios(a, base []float64) []float64 {
-	out := make([]float64, len(a))
-	for r := range a {
-		out[r] = a[r] / base[r]
-	}
-	return out
 }
 
 // gptModel returns .cache/gpt, generating the model there first if needed.

@@ -26,7 +26,9 @@ import (
 // system temp folder; /tmp is the root file system here, not tmpfs),
 // checked for free space first, and removed afterwards unless
 // MLOPS_LARGE_KEEP is set. MLOPS_LARGE_SIZES=2 limits the sizes (GB),
-// MLOPS_LARGE_COMMANDS=quantize-int4,prune the commands.
+// MLOPS_LARGE_COMMANDS=quantize-int4,prune the commands (quantize-int8,
+// quantize-int4 (rtn), quantize-int4-hqq (the default algorithm, several
+// times the CPU of rtn), prune, convert-fp16).
 func BenchmarkRewriteLarge(b *testing.B) {
 	bin := buildMLOps(b)
 	ortEnv(b)
@@ -68,6 +70,7 @@ func BenchmarkRewriteLarge(b *testing.B) {
 			}{
 				{"quantize-int8", []string{"quantize", model, out, "--force"}},
 				{"quantize-int4", []string{"quantize", model, out, "--force", "--bits", "4", "--algorithm", "rtn"}},
+				{"quantize-int4-hqq", []string{"quantize", model, out, "--force", "--bits", "4"}},
 				{"prune", []string{"prune", model, "-o", out, "--sparsity", "0.5", "--force"}},
 				{"convert-fp16", []string{"convert", model, "-o", out, "--fp16", "--force"}},
 			} {

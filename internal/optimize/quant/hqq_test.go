@@ -42,3 +42,23 @@ func TestLsqExactBeatsGrid(t *testing.T) {
 		t.Errorf("block of zeros: scale %g, want 0", s)
 	}
 }
+
+// BenchmarkQuantizeBlocks times each algorithm on a 768 x 768 Gaussian
+// weight at block 32 (one GPT-2-small attention projection).
+func BenchmarkQuantizeBlocks(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const K, N = 768, 768
+	w := make([]float32, K*N)
+	for i := range w {
+		w[i] = float32(r.NormFloat64())
+	}
+	for _, alg := range []Algorithm{RTN, HQQ} {
+		b.Run(string(alg), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := QuantizeBlocks(w, K, N, BlockOptions{BlockSize: 32, Bits: 4, Algorithm: alg}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
