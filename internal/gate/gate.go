@@ -169,6 +169,21 @@ func (e Expr) Holds(actual, ref float64) bool {
 	return false
 }
 
+// Violation is how far actual is on the wrong side of the threshold, in the metric's units:
+// 0 when the gate holds, |actual−threshold| when it does not (0 for a broken != or for a strict
+// < or > at the threshold itself), +Inf for an undefined actual or threshold. Tune sums it over
+// a study's constraints to rank the trials that break them.
+func (e Expr) Violation(actual, ref float64) float64 {
+	thr := e.Threshold(ref)
+	switch {
+	case math.IsNaN(actual) || math.IsNaN(thr):
+		return math.Inf(1)
+	case e.Holds(actual, ref), e.Op == NE:
+		return 0
+	}
+	return math.Abs(actual - thr)
+}
+
 // UnknownMetricError names a gate metric the caller's report does not have.
 type UnknownMetricError struct {
 	Gate      string

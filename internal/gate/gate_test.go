@@ -153,3 +153,33 @@ func TestParseAllAndUnknownMetric(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestViolation: how far a broken gate misses, in the metric's units, for every operator.
+func TestViolation(t *testing.T) {
+	nan := math.NaN()
+	cases := []struct {
+		expr        string
+		actual, ref float64
+		want        float64
+	}{
+		{"accuracy_drop<=0.003", 0.002, 0, 0},
+		{"accuracy_drop<=0.003", 0.013, 0, 0.01},
+		{"latency_ms<5", 5, 0, 0},
+		{"latency_ms<5", 7.5, 0, 2.5},
+		{"accuracy>=0.85", 0.80, 0, 0.05},
+		{"accuracy>0.85", 0.9, 0, 0},
+		{"accuracy==1", 0.75, 0, 0.25},
+		{"accuracy!=1", 1, 0, 0},
+		{"f1_macro>=baseline-0.01", 0.70, 0.82, 0.11},
+		{"roc_auc>0.5", nan, 0, math.Inf(1)},
+	}
+	for _, c := range cases {
+		e, err := Parse(c.expr, "baseline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Violation(c.actual, c.ref); !(math.Abs(got-c.want) < 1e-12 || got == c.want) {
+			t.Errorf("%s actual %v ref %v: violation %v, want %v", c.expr, c.actual, c.ref, got, c.want)
+		}
+	}
+}

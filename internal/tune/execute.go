@@ -127,6 +127,7 @@ func (r *Runner) finishRecord(c *claimed, res Result, err error, interrupted boo
 		}
 		if !c.Holds(v, 0) {
 			rec.Infeasible = append(rec.Infeasible, fmt.Sprintf("%s (%s=%s)", c.Text, c.Metric, fmtNum(v)))
+			rec.Violation = append(rec.Violation, c.Violation(v, 0))
 		}
 	}
 	rec.State, rec.Values, rec.Metrics = study.Complete, values, res.Metrics

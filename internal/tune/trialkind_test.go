@@ -2,6 +2,7 @@ package tune
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -96,6 +97,10 @@ func TestConstraintsMakeTrialsInfeasible(t *testing.T) {
 			infeasible++
 			if !strings.HasPrefix(tr.Infeasible[0], "y>=5 (y=") {
 				t.Fatalf("reason %q", tr.Infeasible)
+			}
+			// The amount is journaled: samplers rank infeasible trials by it.
+			if len(tr.Violation) != 1 || math.Abs(tr.Violation[0]-(5-tr.Metrics["y"])) > 1e-12 {
+				t.Fatalf("y=%v: violation %v, want [%v]", tr.Metrics["y"], tr.Violation, 5-tr.Metrics["y"])
 			}
 			if best != nil && tr.Values[0] < 5 && best.Values[0] < 5 {
 				t.Fatalf("best %d is infeasible", best.Number)

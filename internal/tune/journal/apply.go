@@ -94,7 +94,7 @@ func (j *Journal) apply(r Record, where string) {
 		t.State, t.Finished = r.State, r.Time
 		t.Values, t.Metrics, t.Lost = r.Values, r.Metrics, r.Lost
 		t.Message, t.ExitCode, t.Duration, t.Output, t.Artifact = r.Message, r.ExitCode, r.DurationS, r.Output, r.Artifact
-		t.Infeasible = r.Infeasible
+		t.Infeasible, t.Violation = r.Infeasible, r.Violation
 		j.running[t.Worker] = slices.DeleteFunc(j.running[t.Worker], func(x *study.Trial) bool { return x == t })
 		if len(j.running[t.Worker]) == 0 {
 			delete(j.running, t.Worker)

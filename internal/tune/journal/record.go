@@ -63,6 +63,9 @@ type Record struct {
 	Artifact  string             `json:"artifact,omitempty"`    // finish: the model a trial produced
 	// Infeasible: finish, COMPLETE: the constraints the trial violated (judged when it finished).
 	Infeasible []string `json:"infeasible,omitempty"`
+	// Violation: with Infeasible, how far the trial missed each of those constraints (absent
+	// from journals written before it; study.Trial.TotalViolation copes).
+	Violation []float64 `json:"violation,omitempty"`
 }
 
 // envelope is one line of the journal: the record and the CRC-32C of its exact bytes, so a

@@ -26,7 +26,8 @@ import (
 //
 // The strategy keeps no state: each call replays it from the seed over the trials so far
 // (trial k is member k mod λ of generation k/λ), so every worker proposes the same points.
-// Failed and pruned trials count as the worst value; a generation whose trials are still
+// Infeasible trials rank after every feasible one, the least violating first; failed and
+// pruned trials count as the worst value; a generation whose trials are still
 // running blocks the next one (ErrWait). Retried trials re-run a lost point and are not members.
 type CMAES struct {
 	seed   uint64
@@ -73,13 +74,13 @@ func (c *CMAES) Sample(ctx context.Context, st *study.Study, n int) (space.Param
 		}
 		gen := members[g*c.lambda : (g+1)*c.lambda]
 		xs := make([][]float64, c.lambda)
-		fs := make([]float64, c.lambda)
+		fs := make([]rank, c.lambda)
 		for i, t := range gen {
 			if t.State == study.Running {
 				return nil, ErrWait
 			}
 			xs[i] = es.ask(c.memberRNG(g, i))
-			fs[i] = loss(st, t)
+			fs[i] = memberRank(st, t)
 		}
 		es.tell(xs, fs)
 	}
@@ -98,12 +99,29 @@ func (c *CMAES) memberRNG(gen, member int) *rand.Rand {
 	return rand.New(rand.NewPCG(c.seed^0x5ca1ab1e, uint64(gen)<<24|uint64(member)))
 }
 
-// loss is what the strategy is told about a member: its objective as a loss, or +inf.
-func loss(st *study.Study, t *study.Trial) float64 {
-	if t.State == study.Complete && len(t.Values) > 0 && !math.IsNaN(t.Values[0]) {
-		return st.Objectives[0].Sign() * t.Values[0]
+// rank is what the strategy is told about a member; it only ever compares members, so a
+// constrained study needs an order, not a penalty: feasible trials by loss, then infeasible
+// ones by total violation (the least violating first), then failed and pruned ones.
+type rank struct {
+	tier int     // 0 feasible, 1 infeasible, 2 no value
+	v    float64 // the loss (tier 0) or the total violation (tier 1)
+}
+
+func (a rank) cmp(b rank) int {
+	if a.tier != b.tier {
+		return a.tier - b.tier
 	}
-	return math.Inf(1)
+	return cmpFloat(a.v, b.v)
+}
+
+func memberRank(st *study.Study, t *study.Trial) rank {
+	switch {
+	case t.State != study.Complete || len(t.Values) == 0 || math.IsNaN(t.Values[0]):
+		return rank{tier: 2}
+	case !t.Feasible():
+		return rank{tier: 1, v: t.TotalViolation()}
+	}
+	return rank{v: st.Objectives[0].Sign() * t.Values[0]}
 }
 
 // strategy is the CMA-ES state in the unit cube.
@@ -189,13 +207,13 @@ func (s *strategy) ask(rng *rand.Rand) []float64 {
 	return x
 }
 
-// tell updates the strategy with one generation's points and losses.
-func (s *strategy) tell(xs [][]float64, fs []float64) {
+// tell updates the strategy with one generation's points and ranks.
+func (s *strategy) tell(xs [][]float64, fs []rank) {
 	idx := make([]int, len(xs))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmpFloat(fs[a], fs[b]) })
+	slices.SortStableFunc(idx, func(a, b int) int { return fs[a].cmp(fs[b]) })
 	old := slices.Clone(s.mean)
 	ys := make([][]float64, s.mu)
 	yw := make([]float64, s.n)

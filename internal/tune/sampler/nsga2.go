@@ -15,7 +15,9 @@ import (
 // Like every sampler here it keeps no state: trial k belongs to generation k/population; the
 // first generation is random; the parents of a generation are the best population of all
 // finished trials of earlier generations (elitist μ+λ selection by front, then crowding
-// distance). Trials still running in earlier generations are simply not parents yet.
+// distance). Trials still running in earlier generations are simply not parents yet. With
+// constraints, fronts use Deb's constrained domination: a feasible trial dominates an
+// infeasible one, and of two infeasible ones the smaller total violation dominates.
 type NSGA2 struct {
 	seed                  uint64
 	space                 *space.Space
@@ -70,10 +72,11 @@ func (g *NSGA2) Sample(_ context.Context, st *study.Study, n int) (space.Params,
 		return sampleUniform(g.space, rng, nil), nil
 	}
 	losses := make([][]float64, len(cand))
+	feas := make([]feasibility, len(cand))
 	for i, t := range cand {
-		losses[i] = st.Loss(t)
+		losses[i], feas[i] = st.Loss(t), trialFeasibility(t)
 	}
-	order := rankOrder(losses)
+	order := rankOrder(losses, feas)
 	if len(order) > g.pop {
 		order = order[:g.pop]
 	}

@@ -7,9 +7,39 @@ import (
 	"github.com/mlops-dev/mlops/internal/tune/study"
 )
 
-// fronts sorts loss vectors into non-dominated fronts (Deb's fast non-dominated sort): fronts[0]
-// is the Pareto front.
-func fronts(losses [][]float64) [][]int {
+// feasibility is a point's standing against the study's constraints.
+type feasibility struct {
+	ok        bool
+	violation float64 // total, when !ok
+}
+
+// trialFeasibility is t's standing.
+func trialFeasibility(t *study.Trial) feasibility {
+	if t.Feasible() {
+		return feasibility{ok: true}
+	}
+	return feasibility{violation: t.TotalViolation()}
+}
+
+// dominates is Deb's constrained domination: a feasible point dominates an infeasible one, of
+// two infeasible ones the smaller total violation dominates, and two feasible ones compare by
+// Pareto dominance. feas nil: every point is feasible.
+func dominates(losses [][]float64, feas []feasibility, i, j int) bool {
+	if feas != nil {
+		a, b := feas[i], feas[j]
+		switch {
+		case a.ok != b.ok:
+			return a.ok
+		case !a.ok:
+			return a.violation < b.violation
+		}
+	}
+	return study.Dominates(losses[i], losses[j])
+}
+
+// fronts sorts loss vectors into non-dominated fronts (Deb's fast non-dominated sort, with
+// constrained domination when feas is given): fronts[0] is the Pareto front.
+func fronts(losses [][]float64, feas []feasibility) [][]int {
 	n := len(losses)
 	dominatedBy := make([][]int, n) // i dominates these
 	count := make([]int, n)         // how many dominate i
@@ -19,9 +49,9 @@ func fronts(losses [][]float64) [][]int {
 			if i == j {
 				continue
 			}
-			if study.Dominates(losses[i], losses[j]) {
+			if dominates(losses, feas, i, j) {
 				dominatedBy[i] = append(dominatedBy[i], j)
-			} else if study.Dominates(losses[j], losses[i]) {
+			} else if dominates(losses, feas, j, i) {
 				count[i]++
 			}
 		}
@@ -73,11 +103,11 @@ func crowding(losses [][]float64) []float64 {
 	return d
 }
 
-// rankOrder orders points best first: by front, then by decreasing crowding distance, then by
-// index (stable, so results are deterministic).
-func rankOrder(losses [][]float64) []int {
+// rankOrder orders points best first: by front (feas as in fronts), then by decreasing
+// crowding distance, then by index (stable, so results are deterministic).
+func rankOrder(losses [][]float64, feas []feasibility) []int {
 	var out []int
-	for _, f := range fronts(losses) {
+	for _, f := range fronts(losses, feas) {
 		sub := make([][]float64, len(f))
 		for i, j := range f {
 			sub[i] = losses[j]

@@ -133,14 +133,11 @@ func (t *TPE) observations(st *study.Study) []observation {
 				continue
 			}
 			o := observation{t: tr, step: math.Inf(-1), loss: st.Loss(tr)}
-			if !tr.Feasible() {
-				// A trial that broke a constraint ranks after every feasible one.
-				o.step = math.MaxFloat64
-				if st.MultiObjective() {
-					for i := range o.loss {
-						o.loss[i] = math.Inf(1)
-					}
-				}
+			if !tr.Feasible() && !st.MultiObjective() {
+				// A trial that broke a constraint ranks after every feasible one (and every
+				// pruned one), the least violating first. Several objectives: split ranks
+				// by constrained domination.
+				o.step, o.loss = math.MaxFloat64, []float64{tr.TotalViolation()}
 			}
 			obs = append(obs, o)
 		case study.Pruned:
@@ -189,14 +186,16 @@ func split(obs []observation, nBelow int, multi bool) (below, above []observatio
 		})
 	} else {
 		var losses [][]float64
+		var feas []feasibility
 		var live []int
 		for _, i := range idx {
 			if !obs[i].running {
 				live = append(live, i)
 				losses = append(losses, obs[i].loss)
+				feas = append(feas, trialFeasibility(obs[i].t))
 			}
 		}
-		order := rankOrder(losses)
+		order := rankOrder(losses, feas)
 		idx = idx[:0]
 		for _, j := range order {
 			idx = append(idx, live[j])

@@ -7,8 +7,10 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/mlops-dev/mlops/internal/gate"
 	"github.com/mlops-dev/mlops/internal/tune/space"
 )
 
@@ -79,10 +81,45 @@ type Trial struct {
 	// Infeasible lists the study's constraints a COMPLETE trial violated, with its values
 	// ("accuracy_drop<=0.003 (accuracy_drop=0.0112)"); such a trial is never the best.
 	Infeasible []string `json:"infeasible,omitempty"`
+	// Violation is how far the trial missed each constraint of Infeasible, in the metric's
+	// units (0.0082 for accuracy_drop=0.0112 against <=0.003). Journals written before it was
+	// recorded lack it: TotalViolation then works it out from Infeasible and Metrics.
+	Violation []float64 `json:"violation,omitempty"`
 }
 
 // Feasible reports whether a trial met every constraint of its study.
 func (t *Trial) Feasible() bool { return len(t.Infeasible) == 0 }
+
+// TotalViolation is the sum of Violation (0 for a feasible trial): samplers rank infeasible
+// trials by it, the least violating first, as Optuna does with constraints_func.
+func (t *Trial) TotalViolation() float64 {
+	sum := 0.0
+	for i, text := range t.Infeasible {
+		if i < len(t.Violation) {
+			sum += t.Violation[i]
+		} else {
+			sum += recordedViolation(text, t.Metrics)
+		}
+	}
+	return sum
+}
+
+// recordedViolation reads the amount from a constraint as an older journal recorded it,
+// "accuracy_drop<=0.003 (accuracy_drop=0.0112)", with the trial's metrics; +Inf if it cannot.
+func recordedViolation(text string, metrics map[string]float64) float64 {
+	if i := strings.LastIndex(text, " ("); i >= 0 {
+		text = text[:i]
+	}
+	e, err := gate.Parse(text)
+	if err != nil {
+		return math.Inf(1)
+	}
+	v, ok := metrics[e.Metric]
+	if !ok {
+		return math.Inf(1)
+	}
+	return e.Violation(v, 0)
+}
 
 // Study is the replayed state of a study.
 type Study struct {

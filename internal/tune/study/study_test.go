@@ -1,6 +1,7 @@
 package study
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -48,5 +49,26 @@ func TestBestParetoAndFailures(t *testing.T) {
 	}
 	if s.Trial(7) != running || s.Trial(99) != nil {
 		t.Fatal("Trial lookup")
+	}
+}
+
+// TestTotalViolation: the journaled amounts are summed; a journal written before they were
+// recorded has only the text, and the amount is worked out from it and the trial's metrics.
+func TestTotalViolation(t *testing.T) {
+	if v := (&Trial{}).TotalViolation(); v != 0 {
+		t.Fatalf("feasible: %v", v)
+	}
+	now := &Trial{Infeasible: []string{"a<=1 (a=3)", "b>=2 (b=1.5)"}, Violation: []float64{2, 0.5}}
+	if v := now.TotalViolation(); v != 2.5 {
+		t.Fatalf("journaled amounts: %v, want 2.5", v)
+	}
+	old := &Trial{Infeasible: []string{"accuracy_drop<=0.003 (accuracy_drop=0.0112)", "latency_ms < 5 (latency_ms=7)"},
+		Metrics: map[string]float64{"accuracy_drop": 0.0112, "latency_ms": 7}}
+	if v := old.TotalViolation(); math.Abs(v-(0.0082+2)) > 1e-12 {
+		t.Fatalf("old journal: %v, want 2.0082", v)
+	}
+	garbled := &Trial{Infeasible: []string{"something else"}}
+	if v := garbled.TotalViolation(); !math.IsInf(v, 1) || garbled.Feasible() {
+		t.Fatalf("unreadable: %v", v)
 	}
 }
