@@ -96,6 +96,12 @@ func (d *DataFlags) AddFlags(fs *pflag.FlagSet, c DataFlagsConfig) {
 		fs.IntVar(&d.BatchSize, "batch-size", DefaultBatchSize, "rows per model run")
 	}
 	fs.IntVar(&d.Limit, "limit", 0, limit)
+	CompleteFiles(fs, "data", DataExts...)
+	CompleteFiles(fs, "labels", LabelsExts...)
+	if c.Validation {
+		CompleteFiles(fs, "val-data", DataExts...)
+		CompleteFiles(fs, "val-labels", LabelsExts...)
+	}
 	AddFlagAliases(fs, c.Aliases)
 }
 

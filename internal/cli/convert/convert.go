@@ -152,6 +152,10 @@ deviation, max_abs_error, parity).`,
 	fl.StringVar(&opts.ExportW, "export-weights", "", "write initializers to this .safetensors file")
 	fl.StringVar(&opts.ImportW, "import-weights", "", "replace initializers by the tensors of this .safetensors file")
 	fl.BoolVar(&opts.NoVerify, "no-verify", false, "skip running both models to measure the deviation of --optimize/--fp16")
+	cmdutil.CompleteFiles(fl, "out", cmdutil.ModelExts...)
+	cmdutil.CompleteFiles(fl, "export-weights", "safetensors")
+	cmdutil.CompleteFiles(fl, "import-weights", "safetensors")
+	cmdutil.CompleteEnum(cmd, "from", "onnx", "pytorch", "tensorflow")
 	return cmd
 }
 

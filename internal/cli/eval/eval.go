@@ -139,6 +139,10 @@ once and reused.`,
 	fl.StringArrayVar(&opts.Gates, "gate", nil, "quality gate 'METRIC OP VALUE', e.g. 'accuracy>=0.85' (repeatable)")
 	fl.StringVar(&opts.PlotsDir, "plots", "", "write PNG and SVG plots into this directory")
 	fl.StringVar(&opts.ReportFile, "report", "", "write a self-contained HTML report to this file (- for standard output)")
+	cmd.ValidArgsFunction = cmdutil.ModelRefArgs(f, 1, cmdutil.RefAny, true)
+	cmdutil.CompleteModelRefs(f, cmd, "compare", true)
+	cmdutil.CompleteFiles(fl, "report", "html")
+	cmdutil.CompleteEnum(cmd, "task", "classification", "binary", "multilabel", "regression")
 	return cmd
 }
 

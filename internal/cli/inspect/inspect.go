@@ -63,6 +63,7 @@ bytes, tensors), metadata_props, and check (ok, problems) with --check.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "run the structural checker; exit 1 if it finds problems")
+	cmd.ValidArgsFunction = cmdutil.FileArgs(1, cmdutil.ModelExts...)
 	return cmd
 }
 

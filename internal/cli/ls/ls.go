@@ -64,6 +64,7 @@ aliases (alias → version)}; with NAME, an array of manifests (the fields of
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
 	cmd.Flags().StringSliceVar(&opts.Metrics, "metrics", nil, "with NAME: metric columns to show, e.g. accuracy,loss (default: up to three headline metrics)")
+	cmd.ValidArgsFunction = cmdutil.ModelRefArgs(f, 1, cmdutil.RefNames, false)
 	return cmd
 }
 

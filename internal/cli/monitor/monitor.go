@@ -144,6 +144,11 @@ or a failed --gate; outputs (report, metrics) are still written.`,
 	fl.DurationVar(&opts.PushTimeout, "push-timeout", 30*time.Second, "timeout for --push")
 	fl.BoolVar(&opts.FeatureMetric, "feature-metrics", false, "add per-feature series to --textfile/--push (one per input element)")
 	fl.IntVar(&opts.MaxFeatures, "max-features", 20, "features listed in table, markdown and HTML output, most drifted first (0: all)")
+	cmdutil.CompleteFiles(fl, "reference", cmdutil.DataExts...)
+	cmdutil.CompleteFiles(fl, "reference-labels", cmdutil.LabelsExts...)
+	cmdutil.CompleteFiles(fl, "report", "html")
+	cmdutil.CompleteFiles(fl, "textfile", "prom")
+	cmdutil.CompleteEnum(cmd, "method", "auto", "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi")
 	return cmd
 }
 

@@ -52,6 +52,7 @@ action, version, previous, time).`,
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
 	cmd.Flags().StringVar(&opts.Alias, "alias", "", "alias to move (required)")
+	cmd.ValidArgsFunction = cmdutil.ModelRefArgs(f, 1, cmdutil.RefAny, false)
 	return cmd
 }
 

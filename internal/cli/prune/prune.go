@@ -120,6 +120,12 @@ temporary file and renamed into place: nothing is left at -o on failure.`,
 	fl.Float64Var(&opts.MaxDrop, "max-drop", 0, "search the largest sparsity whose accuracy drop stays within this (needs --data)")
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fl.BoolVar(&opts.Force, "force", false, "replace the output file if it exists (a regular file only: devices, FIFOs and links are refused)")
+	cmd.ValidArgsFunction = cmdutil.FileArgs(1, cmdutil.ModelExts...)
+	cmdutil.CompleteFiles(fl, "out", cmdutil.ModelExts...)
+	cmdutil.CompleteEnum(cmd, "scope", "layer", "global")
+	cmdutil.CompleteEnum(cmd, "criterion", "l1", "l2")
+	cmdutil.CompleteEnum(cmd, "pattern", "unstructured", "2:4", "4:8")
+	cmdutil.CompleteEnum(cmd, "op-types", "Gemm", "MatMul", "Conv")
 	return cmd
 }
 

@@ -80,6 +80,8 @@ an interruption nothing is left at PATH.
 	fl.BoolVar(&opts.Force, "force", false, "replace existing files (regular files only: devices, FIFOs and links are refused)")
 	fl.IntVar(&opts.PartSizeMiB, "part-size", registry.DefaultPartSize>>20, "download range size in MiB")
 	fl.IntVar(&opts.Concurrency, "concurrency", registry.DefaultConcurrency, "ranges downloaded in parallel")
+	cmd.ValidArgsFunction = cmdutil.ModelRefArgs(f, 1, cmdutil.RefAny, false)
+	cmdutil.CompleteFiles(fl, "out", cmdutil.ModelExts...)
 	return cmd
 }
 

@@ -87,6 +87,14 @@ dim_names), metadata, metrics, message.`,
 	fl.StringVar(&opts.Transformation, "transformation", "", "lineage: what made it from the parent (convert, quantize, prune, ...)")
 	fl.IntVar(&opts.PartSizeMiB, "part-size", registry.DefaultPartSize>>20, "upload part size in MiB")
 	fl.IntVar(&opts.Concurrency, "concurrency", registry.DefaultConcurrency, "parts uploaded in parallel")
+	cmd.ValidArgsFunction = func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return cmdutil.ModelExts, cobra.ShellCompDirectiveFilterFileExt
+		}
+		return cmdutil.ModelRefArgs(f, 2, cmdutil.RefNames, false)(c, args, toComplete)
+	}
+	cmdutil.CompleteModelRefs(f, cmd, "parent", false)
+	cmdutil.CompleteFiles(cmd.Flags(), "metrics", "json")
 	return cmd
 }
 

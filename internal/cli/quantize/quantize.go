@@ -172,6 +172,18 @@ apply to --calibration-data too. --eval-data and --eval-labels still work.`,
 	fl.StringVar(&opts.Algorithm, "algorithm", "", "4-bit: hqq (default: refined zero points and scales, no data), rtn (round to nearest) or gptq (needs --calibration-data)")
 	fl.IntVar(&opts.AccuracyLevel, "accuracy-level", 0, "4-bit: MatMulNBits accuracy_level, 0 (unset) to 4 (int8 activations inside the kernel, fastest on CPU)")
 	fl.StringSliceVar(&opts.KeepFP, "keep-fp", nil, "keep nodes whose name, weight or output matches these glob patterns in float (e.g. 'lm_head*')")
+	cmd.ValidArgsFunction = cmdutil.FileArgs(2, cmdutil.ModelExts...)
+	cmdutil.CompleteFiles(fl, "out", cmdutil.ModelExts...)
+	cmdutil.CompleteFiles(fl, "calibration-data", cmdutil.DataExts...)
+	cmdutil.CompleteEnum(cmd, "mode", "dynamic", "static")
+	cmdutil.CompleteEnum(cmd, "format", "qdq", "qoperator")
+	cmdutil.CompleteEnum(cmd, "weight-type", "int8", "uint8")
+	cmdutil.CompleteEnum(cmd, "activation-type", "uint8", "int8")
+	cmdutil.CompleteEnum(cmd, "calibration-method", "minmax", "percentile", "entropy")
+	cmdutil.CompleteEnum(cmd, "bits", "8", "4")
+	cmdutil.CompleteEnum(cmd, "block-size", "16", "32", "64", "128", "256")
+	cmdutil.CompleteEnum(cmd, "algorithm", "hqq", "rtn", "gptq")
+	cmdutil.CompleteEnum(cmd, "accuracy-level", "0", "1", "2", "3", "4")
 	return cmd
 }
 

@@ -152,6 +152,16 @@ not moved and the command exits 3.`,
 	fl.IntVar(&opts.Threads, "threads", 0, "ONNX Runtime intra-op threads for the teacher and head features (0: one per core)")
 	fl.StringVar(&opts.Registry, "registry", "", "registry for references and --push (also: MLOPS_REGISTRY, config key registry)")
 	opts.PushFlags.AddFlags(fl, "the trained model")
+	cmd.ValidArgsFunction = cmdutil.ModelRefArgs(f, 1, cmdutil.RefAny, true)
+	cmdutil.CompleteFiles(fl, "out", cmdutil.ModelExts...)
+	cmdutil.CompleteFiles(fl, "teacher-logits", "npy")
+	cmdutil.CompleteModelRefs(f, cmd, "teacher", true)
+	cmdutil.CompleteModelRefs(f, cmd, "champion", false)
+	cmdutil.CompleteModelRefs(f, cmd, "push", false)
+	cmdutil.CompleteEnum(cmd, "optimizer", "sgd", "momentum", "adam", "adamw")
+	cmdutil.CompleteEnum(cmd, "loss", "cross_entropy", "bce", "mse")
+	cmdutil.CompleteEnum(cmd, "lr-schedule", "constant", "cosine", "step")
+	cmdutil.CompleteEnum(cmd, "trainable", "all", "head")
 	return cmd
 }
 

@@ -58,6 +58,7 @@ apply manifest_unreadable (true) and in_history_of (aliases, with --force).`,
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "remove a version an alias's history still names (never the one an alias points to now)")
+	cmd.ValidArgsFunction = cmdutil.ModelRefArgs(f, 1, cmdutil.RefVersions, false)
 	return cmd
 }
 

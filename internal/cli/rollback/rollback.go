@@ -54,6 +54,7 @@ command says which; they are listed in the event's "skipped".
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", cmdutil.RegistryFlagUsage)
 	cmd.Flags().StringVar(&opts.Alias, "alias", "", "alias to move back (required)")
+	cmd.ValidArgsFunction = cmdutil.ModelRefArgs(f, 1, cmdutil.RefNames, false)
 	return cmd
 }
 

@@ -149,6 +149,7 @@ The model registry and its credentials: mlops help registry.
 	// After every command declared its own keys: the rest of the flags.
 	f.DeclareConfig()
 	cmdutil.DeclareCommandFlags(f.Schema, cmd)
+	cmdutil.CompleteFiles(pf, "config", cmdutil.ConfigExts...)
 	return cmd
 }
 

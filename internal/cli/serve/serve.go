@@ -181,6 +181,9 @@ the address cannot be bound, 2 on bad flags.`,
 	fl.Int64Var(&opts.MaxElements, "max-elements", 0, "largest element count of one request input (0: no limit beyond --max-request-bytes)")
 	fl.BoolVar(&opts.StrictReadiness, "strict-readiness", false, "report the server ready only while every model serves (default: while at least one does)")
 	fl.StringVar(&opts.CPUArena, "cpu-arena", defaultArena, "ONNX Runtime CPU memory arena: shrink (give memory back after each run), off, or keep (hold the largest run's memory)")
+	cmd.ValidArgsFunction = cmdutil.ModelRefArgs(f, 0, cmdutil.RefAny, true)
+	cmdutil.CompleteEnum(cmd, "cpu-arena", "shrink", "off", "keep")
+	cmdutil.CompleteEnum(cmd, "log-level", "debug", "info", "warn", "error")
 	return cmd
 }
 

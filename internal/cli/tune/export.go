@@ -63,6 +63,8 @@ left out.`,
 	cmdutil.AddOutFlag(cmd.Flags(), &opts.Out, "file to write, as the FILE argument")
 	cmd.Flags().StringVar(&opts.Format, "format", "optuna-journal", "output format: optuna-journal")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "overwrite FILE if it exists")
+	cmd.ValidArgsFunction = cmdutil.FileArgs(1, append([]string{"jsonl"}, cmdutil.ConfigExts...)...)
+	cmdutil.CompleteEnum(cmd, "format", "optuna-journal")
 	return cmd
 }
 

@@ -139,6 +139,10 @@ Flags override the study file for one run.`,
 	fl.StringVar(&opts.PlotsDir, "plots", "", "at the end, write PNG and SVG plots into this directory")
 	fl.StringVar(&opts.ReportFile, "report", "", "at the end, write a self-contained HTML report to this file")
 	opts.Publish.addFlags(f, fl)
+	cmd.ValidArgsFunction = cmdutil.FileArgs(1, cmdutil.ConfigExts...)
+	cmdutil.CompleteEnum(cmd, "sampler", "grid", "random", "tpe", "cmaes", "nsga2")
+	cmdutil.CompleteEnum(cmd, "pruner", "none", "median", "asha")
+	cmdutil.CompleteFiles(fl, "report", "html")
 	return cmd
 }
 

@@ -56,6 +56,7 @@ objectives), "importance": [{"param", "share"}], "running": [...]}.`,
 	cmd.Flags().StringVar(&opts.PlotsDir, "plots", "", "write PNG and SVG plots (history, parallel coordinates, importance, ...) into this directory")
 	cmd.Flags().StringVar(&opts.ReportFile, "report", "", "write a self-contained HTML report to this file")
 	cmd.Flags().IntVar(&opts.Top, "top", 10, "how many of the best trials to list")
+	cmd.ValidArgsFunction = cmdutil.FileArgs(1, append([]string{"jsonl"}, cmdutil.ConfigExts...)...)
 	return cmd
 }
 
@@ -233,6 +234,7 @@ only when it holds: otherwise the version is pushed, the alias stays, exit 3.`,
 		},
 	}
 	opts.Publish.addFlags(f, cmd.Flags())
+	cmd.ValidArgsFunction = cmdutil.FileArgs(1, append([]string{"jsonl"}, cmdutil.ConfigExts...)...)
 	return cmd
 }
 
