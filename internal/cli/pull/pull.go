@@ -34,6 +34,7 @@ type PullResult struct {
 	Name    string          `json:"name"`
 	Version int             `json:"version"`
 	Path    string          `json:"path"`
+	Output  string          `json:"output"` // the same as path: the name every writer uses (docs/json.md)
 	Size    int64           `json:"size"`
 	Files   []registry.File `json:"files"`
 }
@@ -118,7 +119,7 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 		return err
 	}
 	if format == cmdutil.FormatJSON {
-		return cmdutil.PrintJSON(opts.IO, PullResult{Name: m.Name, Version: m.Version, Path: path, Size: m.Size, Files: m.Files})
+		return cmdutil.PrintJSON(opts.IO, PullResult{Name: m.Name, Version: m.Version, Path: path, Output: path, Size: m.Size, Files: m.Files})
 	}
 	fmt.Fprintf(opts.IO.Out, "pulled %s to %s (%d file(s), %s, sha256 verified)\n", m.Ref(), path, len(m.Files), cmdutil.HumanBytes(m.Size))
 	return nil

@@ -152,6 +152,7 @@ func Run(ctx context.Context, rt *runtime.Runtime, req Request) (*Report, error)
 	if err := m.SaveContext(ctx, req.Output, onnx.SaveOptions{}); err != nil {
 		return nil, err // Save's errors name the file
 	}
+	r.Input, r.Output = req.Input, req.Output
 	r.BytesBefore, r.BytesAfter = diskBytes(req.Input), diskBytes(req.Output)
 	if req.Eval.Path != "" {
 		after, _, err := accuracy(ctx, rt, req.Output, req.Eval, req.Session)

@@ -35,7 +35,9 @@ type SearchStep struct {
 
 // Report describes one pruning run. Its JSON form is a stable contract.
 type Report struct {
-	Mode      string  `json:"mode"` // "unstructured", "n:m" or "structured"
+	Input     string  `json:"input,omitempty"`  // the model read (docs/json.md)
+	Output    string  `json:"output,omitempty"` // the model written
+	Mode      string  `json:"mode"`             // "unstructured", "n:m" or "structured"
 	Scope     string  `json:"scope"`
 	Criterion string  `json:"criterion"`
 	Pattern   string  `json:"pattern"`
