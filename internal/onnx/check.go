@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
@@ -325,8 +326,10 @@ func (c *checker) tensor(t *onnxpb.TensorProto, path string) {
 		} else if c.dir != "" {
 			// Where the model came from a file, also what the location leads to: a symbolic
 			// link out of the folder (link.data -> /etc/passwd) or a missing data file.
-			if _, err := ResolveLocation(c.dir, e.Location); err != nil {
+			if real, err := ResolveLocation(c.dir, e.Location); err != nil {
 				c.add(path, "%v", err)
+			} else if fi, err := os.Stat(real); err == nil && fi.Mode().IsRegular() && e.Offset+want > fi.Size() {
+				c.add(path, "external data %s holds %d bytes, but the tensor reads up to byte %d: the file is truncated or belongs to another model", e.Location, fi.Size(), e.Offset+want)
 			}
 		}
 		if e.Length >= 0 && e.Length != want {

@@ -75,6 +75,8 @@ func TestPushBadInput(t *testing.T) {
 	os.WriteFile(empty, nil, 0o644)
 	missingData := writeModel(t, t.TempDir(), "e.onnx", []byte("w"))
 	os.Remove(missingData + ".data")
+	truncated := writeModel(t, t.TempDir(), "t.onnx", []byte("0123456789abcdef"))
+	os.Truncate(truncated+".data", 10)
 
 	cases := []struct {
 		name, model, reg string
@@ -88,6 +90,7 @@ func TestPushBadInput(t *testing.T) {
 		{"not onnx", notModel, "m", PushOptions{}, "not a readable ONNX model"},
 		{"empty", empty, "m", PushOptions{}, "no graph"},
 		{"missing external data", missingData, "m", PushOptions{}, "references external data"},
+		{"truncated external data", truncated, "m", PushOptions{}, `holds 10 bytes, but tensor "w" reads up to byte 16`},
 		{"bad parent", good, "m", PushOptions{Lineage: &Lineage{Parent: "a@b@c"}}, "lineage parent"},
 	}
 	for _, c := range cases {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,7 +34,10 @@ func writeModel(t testing.TB, dir, name string, extData []byte) string {
 			t.Fatal(err)
 		}
 		w.DataLocation = onnxpb.TensorProto_EXTERNAL.Enum()
-		w.ExternalData = []*onnxpb.StringStringEntryProto{{Key: proto.String("location"), Value: proto.String(loc)}}
+		// The length entry says how much of the file the tensor reads (push refuses a data
+		// file shorter than that); the tests' payloads are of any size.
+		w.ExternalData = []*onnxpb.StringStringEntryProto{{Key: proto.String("location"), Value: proto.String(loc)},
+			{Key: proto.String("length"), Value: proto.String(strconv.Itoa(len(extData)))}}
 	} else {
 		w.RawData = make([]byte, 16)
 	}

@@ -139,6 +139,9 @@ func collectFiles(ctx context.Context, modelPath string, progress ProgressFunc) 
 		if !fi.Mode().IsRegular() {
 			return nil, nil, fmt.Errorf("%w: external data %s is not a regular file", ErrInvalid, p)
 		}
+		if e := scan.Extents[rel]; i > 0 && e.End > fi.Size() {
+			return nil, nil, fmt.Errorf("%w: external data %s holds %d bytes, but tensor %q reads up to byte %d: the file is truncated or belongs to another model; save or export the model again", ErrInvalid, p, fi.Size(), e.Tensor, e.End)
+		}
 		sum, err := hashFile(ctx, p, rel, fi.Size(), progress)
 		if err != nil {
 			return nil, nil, err

@@ -8,9 +8,12 @@ import (
 	"sort"
 	"strings"
 
+	"strconv"
+
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mlops-dev/mlops/internal/onnx"
 	"github.com/mlops-dev/mlops/internal/onnx/onnxpb"
 )
 
@@ -33,13 +36,22 @@ type Signature struct {
 type modelScan struct {
 	Signature     Signature
 	ExternalFiles []string
+	// Extents holds, per external data file, the furthest byte a tensor reads from it, so
+	// push can refuse a data file too short for the model (a truncated copy).
+	Extents map[string]Extent
+}
+
+// Extent is the end of the furthest tensor in an external data file.
+type Extent struct {
+	End    int64
+	Tensor string
 }
 
 // scanModel reads an ONNX ModelProto from r without loading tensor payloads: it walks the
 // protobuf wire format and seeks over raw_data, so a multi-gigabyte model costs kilobytes of
 // memory. Only graph inputs/outputs, initializer names and external-data locations are decoded.
 func scanModel(r io.ReaderAt, size int64) (*modelScan, error) {
-	s := &scanner{r: r, external: map[string]bool{}, initNames: map[string]bool{}}
+	s := &scanner{r: r, external: map[string]Extent{}, initNames: map[string]bool{}}
 	sawGraph := false
 	err := s.fields(0, size, func(f field) error {
 		if f.num == 7 && f.typ == protowire.BytesType {
@@ -54,7 +66,7 @@ func scanModel(r io.ReaderAt, size int64) (*modelScan, error) {
 	if !sawGraph {
 		return nil, fmt.Errorf("%w: not an ONNX model: no graph found", ErrInvalid)
 	}
-	out := &modelScan{}
+	out := &modelScan{Extents: s.external}
 	for _, vi := range s.inputs {
 		if !s.initNames[vi.GetName()] {
 			out.Signature.Inputs = append(out.Signature.Inputs, specOf(vi))
@@ -116,7 +128,7 @@ type scanner struct {
 	inputs    []*onnxpb.ValueInfoProto
 	outputs   []*onnxpb.ValueInfoProto
 	initNames map[string]bool
-	external  map[string]bool
+	external  map[string]Extent
 }
 
 type field struct {
@@ -274,12 +286,37 @@ func (s *scanner) node(start, end int64) error {
 // tensor records the external-data location of a TensorProto and returns its name.
 func (s *scanner) tensor(start, end int64) (string, error) {
 	var (
-		name     string
-		location string
-		external bool
+		name           string
+		location       string
+		external       bool
+		offset, length int64
+		hasLength      bool
+		dataType       int32
+		dims           []int64
+		dimsOK         = true
 	)
 	err := s.fields(start, end, func(f field) error {
 		switch {
+		case f.num == 1 && f.typ == protowire.VarintType: // dims, unpacked
+			dims = append(dims, int64(f.v))
+		case f.num == 1 && f.typ == protowire.BytesType: // dims, packed
+			if f.n > maxSmallMsg {
+				dimsOK = false
+				return nil
+			}
+			buf := make([]byte, f.n)
+			if _, err := s.r.ReadAt(buf, f.off); err != nil && f.n > 0 {
+				return err
+			}
+			for len(buf) > 0 {
+				v, n := protowire.ConsumeVarint(buf)
+				if n < 0 {
+					return errors.New("bad tensor dims")
+				}
+				dims, buf = append(dims, int64(v)), buf[n:]
+			}
+		case f.num == 2 && f.typ == protowire.VarintType: // data_type
+			dataType = int32(f.v)
 		case f.num == 8 && f.typ == protowire.BytesType: // name
 			if f.n > maxSmallMsg {
 				return errors.New("tensor name too long")
@@ -294,8 +331,14 @@ func (s *scanner) tensor(start, end int64) (string, error) {
 			if err := s.small(f, e); err != nil {
 				return err
 			}
-			if e.GetKey() == "location" {
+			switch e.GetKey() {
+			case "location":
 				location = e.GetValue()
+			case "offset":
+				offset, _ = strconv.ParseInt(e.GetValue(), 10, 64)
+			case "length":
+				length, _ = strconv.ParseInt(e.GetValue(), 10, 64)
+				hasLength = true
 			}
 		case f.num == 14 && f.typ == protowire.VarintType: // data_location
 			external = f.v == uint64(onnxpb.TensorProto_EXTERNAL)
@@ -313,7 +356,18 @@ func (s *scanner) tensor(start, end int64) (string, error) {
 		if err := ValidateRelPath(loc); err != nil {
 			return name, fmt.Errorf("tensor %q: external data %w", name, err)
 		}
-		s.external[loc] = true
+		if !hasLength && dimsOK && onnx.DataType(dataType).Known() && onnx.DataType(dataType).Bits() > 0 {
+			n := int64(1)
+			for _, d := range dims {
+				n *= d
+			}
+			length = onnx.DataType(dataType).StorageBytes(n)
+		}
+		e := s.external[loc]
+		if end := offset + length; offset >= 0 && length >= 0 && end > e.End {
+			e = Extent{End: end, Tensor: name}
+		}
+		s.external[loc] = e
 	}
 	return name, nil
 }
