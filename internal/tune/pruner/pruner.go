@@ -115,7 +115,14 @@ func median(v []float64) float64 {
 
 // ASHA is asynchronous successive halving: rungs at steps r·η^(s+k); a trial reaching a rung
 // continues only if its value there is among the best 1/η of every trial that reached the
-// rung so far (the best one always continues). No trial waits for a rung to fill.
+// rung so far (the best one always continues). No trial waits for a rung to fill. Decisions
+// are Optuna 3.1's SuccessiveHalvingPruner's (TestASHAMatchesOptuna), except that trials that
+// ran before an "auto" min_resource could be sized compete too (Optuna records nothing for
+// them), and that a trial pruned by a report past several rungs competes only at the lowest.
+//
+// Run one trial at a time, a trial that is the best so far at a rung always continues, so
+// the first trial and every later best-so-far run to the end: how many epochs ASHA saves
+// depends on the grid's size and order (docs/tune.md, "ASHA on retrain").
 type ASHA struct {
 	MinResource int64
 	Eta         int
@@ -158,6 +165,9 @@ func (a *ASHA) Prune(st *study.Study, t *study.Trial, step int64) bool {
 			if o == t || (o.State != study.Complete && o.State != study.Pruned && o.State != study.Running) {
 				continue
 			}
+			if o.State == study.Pruned && rung > a.prunedRung(o, r) {
+				continue // o was stopped at a lower rung: it never competed at this one
+			}
 			if ov, _, ok := rungValue(o, rung); ok && !math.IsNaN(ov) {
 				competing = append(competing, ov)
 			}
@@ -177,6 +187,27 @@ func (a *ASHA) Prune(st *study.Study, t *study.Trial, step int64) bool {
 			return true
 		}
 	}
+}
+
+// prunedRung is the rung a pruned trial was stopped at: the first rung past the report before
+// its last one (each report judges the rungs it has reached since the previous report, lowest
+// first, and the trial stopped at the first it failed). When one report reached several rungs
+// this is the lowest of them, so the trial is not counted at rungs it may not have passed.
+func (a *ASHA) prunedRung(o *study.Trial, r int64) int64 {
+	var prev int64
+	if n := len(o.Intermediate); n >= 2 {
+		steps := make([]int64, n)
+		for i, iv := range o.Intermediate {
+			steps[i] = iv.Step
+		}
+		slices.Sort(steps)
+		prev = steps[n-2]
+	}
+	rung := r * pow(int64(a.Eta), a.S)
+	for k := 1; rung <= prev; k++ {
+		rung = r * pow(int64(a.Eta), a.S+k)
+	}
+	return rung
 }
 
 // rungValue is a trial's value at a rung: the first value it reported at a step ≥ rung, and
