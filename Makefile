@@ -83,7 +83,7 @@ bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) -timeout 60m $(BENCH_PKGS) 2>&1 | tee .cache/bench-report.txt
 	/usr/bin/python3 testdata/metrics/bench.py 2>&1 | tee -a .cache/bench-report.txt
 	/usr/bin/python3 internal/tune/quality/compare.py 2>&1 | tee -a .cache/bench-report.txt
-	MLOPS_ASHA_SEEDS="1 3" $(GO) test -count=1 -run TestASHARetrainAcceptance -v -timeout 60m ./internal/cli/tune 2>&1 | tee -a .cache/bench-report.txt
+	$(GO) test -count=1 -run TestASHARetrainAcceptance -v -timeout 60m ./internal/cli/tune 2>&1 | tee -a .cache/bench-report.txt
 	$(MAKE) build
 	/usr/bin/python3 scripts/retrain/bench.py 2>&1 | tee -a .cache/bench-report.txt
 	@echo "report: .cache/bench-report.txt"
