@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,10 @@ func backendScenario(t *testing.T, url string) {
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
-	model2 := writeModel(t, t.TempDir(), "m.onnx", data[:1<<20])
+	// Other weights of the same size: the model file is the same blob, the data is new.
+	data2 := slices.Clone(data)
+	data2[0] ^= 0xff
+	model2 := writeModel(t, t.TempDir(), "m.onnx", data2)
 	m2, err := r.Push(ctx, model2, "fmnist", PushOptions{Message: "two"})
 	if err != nil || m2.Version != 2 {
 		t.Fatalf("push 2: %v %v", m2, err)

@@ -42,9 +42,12 @@ func (r *Runner) claim(ctx context.Context) (*claimed, claimWhy, error) {
 	var lost []study.Trial
 	err := r.j.Update(ctx, func(st *study.Study) ([]journal.Record, error) {
 		c, why, lost = nil, claimOK, lost[:0]
-		recs := r.reclaim(st)
+		recs, renew := r.reclaim(st)
 		for _, rec := range recs {
 			lost = append(lost, *st.Trial(*rec.Trial))
+		}
+		if renew {
+			recs = append(recs, journal.Record{Op: journal.OpHeartbeat, Worker: r.opts.Worker})
 		}
 		if n, _ := consecutiveFailures(st, r.start); n >= r.opts.MaxFailures {
 			why = claimFailures

@@ -416,8 +416,8 @@ func (r *Runner) heartbeats(ctx context.Context) {
 		var lost []study.Trial
 		err := r.j.Update(ctx, func(st *study.Study) ([]journal.Record, error) {
 			lost = lost[:0]
-			recs := r.reclaim(st)
-			if beat && n > 0 {
+			recs, renew := r.reclaim(st)
+			if (beat && n > 0) || renew {
 				recs = append(recs, journal.Record{Op: journal.OpHeartbeat, Worker: r.opts.Worker})
 			}
 			for _, rec := range recs {
@@ -465,18 +465,30 @@ func (r *Runner) cancelLost() {
 	})
 }
 
-// reclaim returns finish records failing the RUNNING trials whose lease ran out.
-func (r *Runner) reclaim(st *study.Study) []journal.Record {
+// reclaim returns finish records failing the RUNNING trials whose lease ran out. A stale
+// trial that this runner is still running is not failed: the process itself stalled (an
+// overloaded machine, a long pause), and the trial is alive, so renew reports that a heartbeat
+// should be written instead. Only another worker's silence makes a trial lost.
+func (r *Runner) reclaim(st *study.Study) (recs []journal.Record, renew bool) {
 	now := r.opts.Now()
-	var recs []journal.Record
+	r.mu.Lock()
+	mine := make(map[int]bool, len(r.active))
+	for n, a := range r.active {
+		mine[n] = !a.lost
+	}
+	r.mu.Unlock()
 	for _, t := range st.Stale(now) {
 		n := t.Number
+		if t.Worker == r.opts.Worker && mine[n] {
+			renew = true
+			continue
+		}
 		recs = append(recs, journal.Record{Op: journal.OpFinish, Worker: r.opts.Worker, Trial: &n, State: study.Failed, Lost: true,
 			Message: fmt.Sprintf("lost: worker %s sent no heartbeat for %s (last at %s)", t.Worker,
 				now.Sub(t.Heartbeat).Round(time.Millisecond), t.Heartbeat.Format(time.RFC3339Nano)),
 			DurationS: now.Sub(t.Started).Seconds()})
 	}
-	return recs
+	return recs, renew
 }
 
 // finite reports whether every value is a real number.

@@ -243,6 +243,34 @@ func TestLostTrialRetried(t *testing.T) {
 	}
 }
 
+// TestOwnStalledTrialIsNotLost: when this process itself stalls past its lease (an overloaded
+// machine), its heartbeat renews the trial it is still running instead of failing it as lost.
+func TestOwnStalledTrialIsNotLost(t *testing.T) {
+	spec := braninSpec(t, t.TempDir(), 2)
+	spec.Heartbeat = 40 * time.Millisecond
+	var skew atomic.Int64 // the clock jumps as if the process had been frozen for a minute
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	obj := ObjectiveFunc(func(ctx context.Context, tr *TrialRun) (Result, error) {
+		if tr.Number == 0 {
+			skew.Add(int64(time.Minute))
+			time.Sleep(8 * spec.Heartbeat) // several heartbeat ticks see the stale lease
+		}
+		return braninObjective(ctx, tr)
+	})
+	var lost atomic.Int32
+	sum, err := run(t, spec, obj, RunOptions{Now: now, Events: func(e Event) {
+		if e.Kind == EventLost {
+			lost.Add(1)
+		}
+	}})
+	if err != nil || sum.Counts.Complete != 2 || sum.Counts.Failed != 0 || lost.Load() != 0 {
+		t.Fatalf("%+v %v, %d lost", sum, err, lost.Load())
+	}
+	if t0 := trials(t, spec).Trials[0]; t0.State != study.Complete || t0.Lost {
+		t.Fatalf("trial 0: %+v", t0)
+	}
+}
+
 // TestInterruptRecordsRunningTrials: cancelling the context cancels running trials, records
 // them as interrupted (not their fault) and the resumed study re-runs them.
 func TestInterruptRecordsRunningTrials(t *testing.T) {
