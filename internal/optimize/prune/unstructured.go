@@ -213,12 +213,36 @@ func findGlobalThreshold(ctx context.Context, st *onnx.TensorStream, targets []*
 		}
 		return total, nil
 	}
+	return radixSelect(pass, func(total int64) int64 { return int64(roundHalfEven(sparsity * float64(total))) })
+}
+
+// radixThreshold is findGlobalThreshold over magnitudes held in memory
+// (layer scope): exact, without the sorted copy a selection would need.
+func radixThreshold(imps [][]float32, k int64) *globalThreshold {
+	g, _ := radixSelect(func(fn func(bits uint32)) (int64, error) {
+		var total int64
+		for _, v := range imps {
+			for _, x := range v {
+				fn(math.Float32bits(x))
+			}
+			total += int64(len(v))
+		}
+		return total, nil
+	}, func(int64) int64 { return k })
+	return g
+}
+
+// radixSelect finds the k-th smallest of the non-negative float32 values
+// that pass feeds (as bits) in two passes: a histogram of the high 16 bits,
+// then of the low 16 bits inside the bin that holds the k-th smallest. k is
+// computed from the count the first pass finds.
+func radixSelect(pass func(fn func(bits uint32)) (int64, error), kOf func(total int64) int64) (*globalThreshold, error) {
 	hi := make([]int64, 1<<16)
 	total, err := pass(func(b uint32) { hi[b>>16]++ })
 	if err != nil {
 		return nil, err
 	}
-	k := int64(roundHalfEven(sparsity * float64(total)))
+	k := kOf(total)
 	if k <= 0 || total == 0 {
 		return &globalThreshold{none: true}, nil
 	}
@@ -249,47 +273,6 @@ func findGlobalThreshold(ctx context.Context, st *onnx.TensorStream, targets []*
 		below += lo[low]
 	}
 	return &globalThreshold{thr: math.Float32frombits(uint32(bin)<<16 | uint32(low)), atThr: k - below}, nil
-}
-
-// radixThreshold is findGlobalThreshold over magnitudes held in memory
-// (layer scope): exact, without the sorted copy a selection would need.
-func radixThreshold(imps [][]float32, k int64) *globalThreshold {
-	var total int64
-	hi := make([]int64, 1<<16)
-	for _, v := range imps {
-		for _, x := range v {
-			hi[math.Float32bits(x)>>16]++
-		}
-		total += int64(len(v))
-	}
-	if k <= 0 || total == 0 {
-		return &globalThreshold{none: true}
-	}
-	k = min(k, total)
-	var below int64
-	bin := 0
-	for ; bin < len(hi); bin++ {
-		if below+hi[bin] >= k {
-			break
-		}
-		below += hi[bin]
-	}
-	lo := make([]int64, 1<<16)
-	for _, v := range imps {
-		for _, x := range v {
-			if b := math.Float32bits(x); int(b>>16) == bin {
-				lo[b&0xffff]++
-			}
-		}
-	}
-	low := 0
-	for ; low < len(lo); low++ {
-		if below+lo[low] >= k {
-			break
-		}
-		below += lo[low]
-	}
-	return &globalThreshold{thr: math.Float32frombits(uint32(bin)<<16 | uint32(low)), atThr: k - below}
 }
 
 func ratio(a, b int64) float64 {
